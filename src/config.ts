@@ -1,0 +1,154 @@
+/**
+ * config.toml: reading, validation and defaults. Every key is optional; a missing file means
+ * all defaults. A bad value becomes a ConfigError naming the key and what was expected, which the
+ * entry point prints as one line before exiting with status 2.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+const serverSection = z.strictObject({
+  hostname: z.string().min(1).default('0.0.0.0'),
+  port: int(0, 65535).default(53000),
+  accept_players: z.boolean().default(true),
+  accept_spectators: z.boolean().default(true),
+});
+
+const timingSection = z.strictObject({
+  tick_interval_ms: int(1, 10_000).default(50),
+  heartbeat_interval_ms: int(10, 600_000).default(5000),
+  udp_keepalive_interval_ms: int(10, 600_000).default(1000),
+  handshake_timeout_ms: int(10, 600_000).default(1500),
+  voice_grace_ms: int(0, 60_000).default(1000),
+  shutdown_timeout_ms: int(0, 60_000).default(3000),
+});
+
+const limitsSection = z.strictObject({
+  max_clients: int(0, 1_000_000).default(0),
+  max_connections_per_ip: int(1, 1_000_000).default(32),
+  max_frame_bytes: int(64, 16 * 1024 * 1024).default(16 * 1024),
+  max_send_buffer_bytes: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+  max_datagram_bytes: int(38, 65_507).default(65_507),
+  locator_per_second: int(0, 1000).default(10),
+  udp_receive_buffer_bytes: int(0, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
+  udp_send_buffer_bytes: int(0, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
+});
+
+const countdownSection = z.strictObject({
+  delay: int(1, 60).default(3),
+  pre_commands: z.string().default(''),
+  post_commands: z.string().default(''),
+  refuse_new_players: z.boolean().default(true),
+});
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'critical'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const loggingSection = z.strictObject({
+  level: z.enum(LOG_LEVELS).default('info'),
+  console: z.boolean().default(true),
+  file: z.boolean().default(false),
+  filename: z.string().min(1).default('ghosting.log'),
+});
+
+const configSchema = z.strictObject({
+  server: serverSection.default(serverSection.parse({})),
+  timing: timingSection.default(timingSection.parse({})),
+  limits: limitsSection.default(limitsSection.parse({})),
+  countdown: countdownSection.default(countdownSection.parse({})),
+  logging: loggingSection.default(loggingSection.parse({})),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ServerSettings = Config['server'];
+export type TimingSettings = Config['timing'];
+export type LimitSettings = Config['limits'];
+export type CountdownSettings = Config['countdown'];
+export type LoggingSettings = Config['logging'];
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** All defaults, as if there were no config file. */
+export function defaultConfig(): Config {
+  return configSchema.parse({});
+}
+
+function keyName(path: readonly PropertyKey[]): string {
+  const [section, ...rest] = path.map(String);
+  if (section === undefined) return 'the file';
+  return rest.length === 0 ? `[${section}]` : `[${section}] ${rest.join('.')}`;
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let value = data;
+  for (const key of path) value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
+  return value;
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'a table';
+  return `${typeof value} ${String(value)}`;
+}
+
+function explain(issue: z.core.$ZodIssue, data: unknown): string {
+  const got = describeValue(valueAt(data, issue.path));
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const plural = issue.keys.length > 1 ? 's' : '';
+      if (issue.path.length === 0) return `unknown section${plural} ${issue.keys.map((key) => `[${key}]`).join(', ')}`;
+      return `${keyName(issue.path)}: unknown key${plural} ${issue.keys.join(', ')}`;
+    }
+    case 'invalid_type':
+      return `${keyName(issue.path)}: expected ${issue.expected === 'object' ? 'a table' : `a ${issue.expected}`}, got ${got}`;
+    case 'too_small':
+      return `${keyName(issue.path)}: expected ${issue.origin === 'string' ? 'a non-empty string' : `a number ≥ ${issue.minimum}`}, got ${got}`;
+    case 'too_big':
+      return `${keyName(issue.path)}: expected a number ≤ ${issue.maximum}, got ${got}`;
+    case 'invalid_value':
+      return `${keyName(issue.path)}: expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`;
+    default:
+      return `${keyName(issue.path)}: ${issue.message}, got ${got}`;
+  }
+}
+
+/** Validates already-parsed TOML data (also used by tests and by code that embeds the server). */
+export function parseConfig(data: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
+    throw new ConfigError(`${source}: ${explain(issue, data)}${more}`);
+  }
+  return result.data;
+}
+
+/**
+ * Reads the config file. A missing file is only an error when the path was given explicitly;
+ * otherwise it means "use the defaults".
+ */
+export function loadConfig(path: string, options: { required: boolean }): { config: Config; loadedFrom?: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !options.required) return { config: defaultConfig() };
+    throw new ConfigError(`${path}: cannot read the config file (${code ?? String(error)})`);
+  }
+  let data: unknown;
+  try {
+    data = parseToml(text);
+  } catch (error) {
+    if (error instanceof TomlError) {
+      throw new ConfigError(`${path}: not valid TOML at line ${error.line}, column ${error.column}: ${error.message.split('\n')[0]}`);
+    }
+    throw error;
+  }
+  return { config: parseConfig(data, path), loadedFrom: path };
+}

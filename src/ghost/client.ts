@@ -1,0 +1,112 @@
+/**
+ * One connected SAR client: what the server knows about it and the TCP connection it arrived on.
+ * Identity is the id plus this connection — never the IP alone, since players behind one NAT or
+ * on one LAN share an address.
+ */
+import type { Socket } from 'node:net';
+import type { ClientInfo } from '../events.js';
+import type { Color, GhostEntity } from './protocol/packets.js';
+import { frame } from './protocol/framing.js';
+import { SlidingWindowLimiter } from './rate-limit.js';
+
+export interface ClientIdentity {
+  id: number;
+  name: string;
+  model: string;
+  map: string;
+  color: Color;
+  spectator: boolean;
+  tcpOnly: boolean;
+}
+
+export class GhostClient implements ClientIdentity {
+  name: string;
+  model: string;
+  map: string;
+  color: Color;
+  readonly spectator: boolean;
+  readonly tcpOnly: boolean;
+  readonly connectedAt = new Date();
+  /** When the other clients were told about this one (CONNECT broadcast), in performance.now() ms. */
+  announcedAt = 0;
+
+  /** Where bulk updates go: the TCP peer address until a valid datagram teaches us the real one. */
+  udpAddress: string;
+  udpPort: number;
+
+  /** The TCP heartbeat token awaiting an answer (never 0, which is the UDP keep-alive token). */
+  heartbeatToken = 0;
+  heartbeatAnswered = true;
+  missedHeartbeats = 0;
+
+  readonly locatorLimiter: SlidingWindowLimiter;
+  /** Set once the client is on its way out; nothing more is sent to or accepted from it. */
+  leaving: string | undefined;
+  /** Protocol violations already logged at warn level, so a flood logs once per kind. */
+  readonly reportedViolations = new Set<string>();
+
+  constructor(
+    readonly id: number,
+    identity: Omit<ClientIdentity, 'id'>,
+    /** Normalised IPv4/IPv6 text of the TCP peer, used to check UDP datagrams' source. */
+    readonly address: string,
+    readonly socket: Socket,
+    udpPort: number,
+    locatorPerSecond: number,
+  ) {
+    this.name = identity.name;
+    this.model = identity.model;
+    this.map = identity.map;
+    this.color = identity.color;
+    this.spectator = identity.spectator;
+    this.tcpOnly = identity.tcpOnly;
+    this.udpAddress = socket.remoteAddress ?? address;
+    this.udpPort = udpPort;
+    this.locatorLimiter = new SlidingWindowLimiter(locatorPerSecond, 1000);
+  }
+
+  get sendBacklog(): number {
+    return this.socket.writableLength;
+  }
+
+  /** Writes an already framed packet. The caller checks the backlog and drops slow readers. */
+  writeFramed(framed: Buffer): void {
+    if (this.leaving === undefined && !this.socket.destroyed) this.socket.write(framed);
+  }
+
+  sendPacket(payload: Buffer): void {
+    this.writeFramed(frame(payload));
+  }
+
+  entity(ghost: Buffer): GhostEntity {
+    return {
+      id: this.id,
+      name: this.name,
+      ghost,
+      model: this.model,
+      map: this.map,
+      color: this.color,
+      spectator: this.spectator,
+    };
+  }
+
+  info(): ClientInfo {
+    return {
+      id: this.id,
+      name: this.name,
+      address: this.address,
+      model: this.model,
+      map: this.map,
+      color: { ...this.color },
+      spectator: this.spectator,
+      tcpOnly: this.tcpOnly,
+      connectedAt: this.connectedAt,
+    };
+  }
+}
+
+/** IPv4 clients of a dual-stack socket appear as ::ffff:a.b.c.d; compare them as a.b.c.d. */
+export function normaliseAddress(address: string | undefined): string {
+  if (address === undefined) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

@@ -1,0 +1,149 @@
+/**
+ * What the server does with each packet from a client that has joined, one function per packet
+ * type. By the time a handler runs, the packet has been decoded and its id checked against the
+ * connection (TCP) or source address (UDP) it came from. `payload` is the packet as received,
+ * so relays forward the client's exact bytes.
+ */
+import type { GhostClient } from './client.js';
+import type { DropCode } from './stats.js';
+import type { ClientPacket } from './protocol/packets.js';
+import { encodeServerPacket } from './protocol/packets.js';
+import type { Logger } from '../logger.js';
+import type { EventBus } from '../events.js';
+
+export type Transport = 'tcp' | 'udp';
+
+/** The parts of the server that packet handlers use. */
+export interface HandlerContext {
+  readonly log: Logger;
+  readonly bus: EventBus;
+  readonly voiceGraceMs: number;
+  /** Sends to every joined client but the sender, over TCP. */
+  relayToOthers(sender: GhostClient, payload: Buffer): void;
+  /** Sends to every other client on the sender's map; by UDP to receivers that are not TCP-only when `viaUdp`. */
+  relayToSameMap(sender: GhostClient, payload: Buffer, viaUdp: boolean): void;
+  storeGhost(client: GhostClient, source: Buffer, offset: number): void;
+  reply(client: GhostClient, payload: Buffer): void;
+  removeClient(client: GhostClient, code: DropCode, detail?: string): void;
+  reportViolation(client: GhostClient, kind: string, detail: string): void;
+}
+
+type PacketOf<T extends ClientPacket['type']> = Extract<ClientPacket, { type: T }>;
+type Handler<T extends ClientPacket['type']> = (
+  context: HandlerContext,
+  client: GhostClient,
+  packet: PacketOf<T>,
+  payload: Buffer,
+  transport: Transport,
+) => void;
+
+const PING_REPLY = encodeServerPacket({ type: 'ping' });
+const COUNTDOWN_GO = encodeServerPacket({ type: 'countdown_go', id: 0 });
+const COUNTDOWN_CONFIRM_STEP = 1;
+const UPDATE_GHOST_OFFSET = 5; // u8 header + u32 id
+
+export const handlers: { [T in ClientPacket['type']]: Handler<T> } = {
+  none() {
+    // SAR never sends NONE; harmless, so it is ignored.
+  },
+
+  ping(context, client) {
+    context.reply(client, PING_REPLY);
+  },
+
+  connect(context, client) {
+    context.reportViolation(client, 'repeated_connect', 'sent CONNECT again after joining');
+  },
+
+  disconnect(context, client) {
+    context.removeClient(client, 'left');
+  },
+
+  stop_server(context, client) {
+    // The reference server shut down for anyone who asked; this one never does.
+    context.log.warn({ id: client.id, name: client.name, address: client.address }, 'ignored STOP_SERVER from a client');
+  },
+
+  map_change(context, client, packet, payload) {
+    const previousMap = client.map;
+    client.map = packet.map;
+    context.log.info({ id: client.id, name: client.name, map: packet.map }, 'map change');
+    context.relayToOthers(client, payload);
+    context.bus.emit('mapChanged', {
+      client: client.info(),
+      previousMap,
+      ticks: packet.ticks,
+      ticksTotal: packet.ticksTotal,
+    });
+  },
+
+  heartbeat(_context, client, packet) {
+    // Token 0 answers the UDP keep-alive, which needs no checking.
+    if (packet.token !== 0 && packet.token === client.heartbeatToken) client.heartbeatAnswered = true;
+  },
+
+  message(context, client, packet, payload) {
+    context.log.info({ id: client.id, name: client.name, text: packet.text }, 'chat');
+    context.relayToOthers(client, payload);
+    context.bus.emit('clientMessage', { client: client.info(), text: packet.text });
+  },
+
+  countdown_confirm(context, client, packet) {
+    // Answered at once: SAR times this round trip to line everyone's start up.
+    if (packet.step === COUNTDOWN_CONFIRM_STEP) context.reply(client, COUNTDOWN_GO);
+  },
+
+  update(context, client, _packet, payload) {
+    context.storeGhost(client, payload, UPDATE_GHOST_OFFSET);
+  },
+
+  speedrun_finish(context, client, packet, payload) {
+    context.log.info({ id: client.id, name: client.name, time: packet.time }, 'speedrun finished');
+    context.relayToOthers(client, payload);
+    context.bus.emit('speedrunFinished', { client: client.info(), time: packet.time });
+  },
+
+  model_change(context, client, packet, payload) {
+    const previousModel = client.model;
+    client.model = packet.model;
+    context.relayToOthers(client, payload);
+    context.bus.emit('modelChanged', { client: client.info(), previousModel });
+  },
+
+  color_change(context, client, packet, payload) {
+    const previousColor = client.color;
+    client.color = packet.color;
+    context.relayToOthers(client, payload);
+    context.bus.emit('colorChanged', { client: client.info(), previousColor });
+  },
+
+  taunt(context, client, _packet, payload) {
+    context.relayToSameMap(client, payload, false);
+  },
+
+  locator(context, client, _packet, payload) {
+    if (!client.locatorLimiter.tryAcquire(performance.now())) {
+      context.reportViolation(client, 'locator_rate', 'sent more locators than the per-second limit; extra ones dropped');
+      return;
+    }
+    context.relayToSameMap(client, payload, false);
+  },
+
+  voice(context, client, _packet, payload) {
+    // SAR crashes on voice from an id it has not been told about yet. The CONNECT broadcast goes
+    // by TCP and voice by UDP, which can overtake it, so a newcomer's voice waits a moment.
+    if (performance.now() - client.announcedAt < context.voiceGraceMs) return;
+    context.relayToSameMap(client, payload, true);
+  },
+};
+
+/** Dispatches a decoded packet to its handler (keeps the mapped type in one place). */
+export function handlePacket(
+  context: HandlerContext,
+  client: GhostClient,
+  packet: ClientPacket,
+  payload: Buffer,
+  transport: Transport,
+): void {
+  (handlers[packet.type] as Handler<typeof packet.type>)(context, client, packet as never, payload, transport);
+}

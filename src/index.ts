@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * `ghosting` / `node dist/index.js`: reads the command line and config.toml, starts the ghost
+ * server, and shuts it down cleanly on SIGINT/SIGTERM.
+ *
+ * Exit status: 0 after a clean shutdown, 1 if the server could not start, 2 for a bad command
+ * line or config value (one line on stderr, no stack trace).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { createLogger } from './logger.js';
+import { GhostServer, ServerStartError } from './ghost/server.js';
+
+const USAGE = `Usage: ghosting [options]
+
+A ghost server for SourceAutoRecord (Portal 2).
+
+Options:
+  -c, --config <path>  config file (default: ./config.toml if it exists, else built-in defaults)
+  -p, --port <port>    TCP and UDP port, overriding [server] port
+  -h, --help           show this help
+  -v, --version        show the version`;
+
+class UsageError extends Error {}
+
+interface Invocation {
+  configPath: string;
+  configRequired: boolean;
+  port?: number;
+  help: boolean;
+  version: boolean;
+}
+
+function readInvocation(args: string[]): Invocation {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        config: { type: 'string', short: 'c' },
+        port: { type: 'string', short: 'p' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values } = parsed;
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!/^\d+$/.test(values.port) || port > 65535) {
+      throw new UsageError(`--port: expected a whole number from 0 to 65535, got "${values.port}"`);
+    }
+  }
+  return {
+    configPath: values.config ?? 'config.toml',
+    configRequired: values.config !== undefined,
+    ...(port !== undefined ? { port } : {}),
+    help: values.help ?? false,
+    version: values.version ?? false,
+  };
+}
+
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
+async function main(args: string[]): Promise<number> {
+  let invocation: Invocation;
+  let config: Config;
+  let loadedFrom: string | undefined;
+  try {
+    invocation = readInvocation(args);
+    if (invocation.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (invocation.version) {
+      console.log(packageVersion());
+      return 0;
+    }
+    ({ config, loadedFrom } = loadConfig(invocation.configPath, { required: invocation.configRequired }));
+    if (invocation.port !== undefined) config.server.port = invocation.port;
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      console.error(`ghosting: ${error.message}`);
+      if (error instanceof UsageError) console.error('Run with --help for usage.');
+      return 2;
+    }
+    throw error;
+  }
+
+  const { logger, flush } = createLogger(config.logging);
+  logger.info({ version: packageVersion(), config: loadedFrom ?? '(built-in defaults)' }, 'ghosting starting');
+  const server = new GhostServer({ config, logger });
+
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'unexpected error; stopping');
+    flush();
+    process.exit(1);
+  });
+
+  try {
+    await server.start();
+  } catch (error) {
+    if (error instanceof ServerStartError) {
+      logger.fatal(error.message);
+      flush();
+      console.error(`ghosting: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+
+  return new Promise<number>((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        flush();
+        process.exit(1);
+      }
+      signalled = true;
+      logger.info({ signal }, 'shutting down');
+      server.stop(signal).then(
+        () => {
+          flush();
+          resolve(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'error while shutting down');
+          flush();
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error('ghosting: unexpected error:', error);
+    process.exit(1);
+  },
+);
