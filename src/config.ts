@@ -96,6 +96,14 @@ function describeValue(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
+const TYPE_NAMES: Record<string, string> = {
+  int: 'a whole number',
+  number: 'a number',
+  boolean: 'true or false',
+  string: 'a string',
+  object: 'a table',
+};
+
 function explain(issue: z.core.$ZodIssue, data: unknown): string {
   const got = describeValue(valueAt(data, issue.path));
   switch (issue.code) {
@@ -105,7 +113,7 @@ function explain(issue: z.core.$ZodIssue, data: unknown): string {
       return `${keyName(issue.path)}: unknown key${plural} ${issue.keys.join(', ')}`;
     }
     case 'invalid_type':
-      return `${keyName(issue.path)}: expected ${issue.expected === 'object' ? 'a table' : `a ${issue.expected}`}, got ${got}`;
+      return `${keyName(issue.path)}: expected ${TYPE_NAMES[issue.expected] ?? issue.expected}, got ${got}`;
     case 'too_small':
       return `${keyName(issue.path)}: expected ${issue.origin === 'string' ? 'a non-empty string' : `a number ≥ ${issue.minimum}`}, got ${got}`;
     case 'too_big':

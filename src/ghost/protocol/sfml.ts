@@ -76,6 +76,7 @@ export class PacketWriter {
     this.bytes = Buffer.allocUnsafe(initialCapacity);
   }
 
+  /** Makes room for `size` more bytes and returns where they go. May replace `this.bytes`. */
   private reserve(size: number): number {
     const needed = this.length + size;
     if (needed > this.bytes.length) {
@@ -89,7 +90,8 @@ export class PacketWriter {
   }
 
   u8(value: number): this {
-    this.bytes.writeUInt8(value, this.reserve(1));
+    const at = this.reserve(1);
+    this.bytes.writeUInt8(value, at);
     return this;
   }
 
@@ -98,29 +100,34 @@ export class PacketWriter {
   }
 
   u16(value: number): this {
-    this.bytes.writeUInt16BE(value, this.reserve(2));
+    const at = this.reserve(2);
+    this.bytes.writeUInt16BE(value, at);
     return this;
   }
 
   u32(value: number): this {
-    this.bytes.writeUInt32BE(value, this.reserve(4));
+    const at = this.reserve(4);
+    this.bytes.writeUInt32BE(value, at);
     return this;
   }
 
   f32(value: number): this {
-    this.bytes.writeFloatLE(value, this.reserve(4));
+    const at = this.reserve(4);
+    this.bytes.writeFloatLE(value, at);
     return this;
   }
 
   string(value: string): this {
     const size = Buffer.byteLength(value, 'utf8');
     this.u32(size);
-    this.bytes.write(value, this.reserve(size), size, 'utf8');
+    const at = this.reserve(size);
+    this.bytes.write(value, at, size, 'utf8');
     return this;
   }
 
   raw(value: Uint8Array): this {
-    this.bytes.set(value, this.reserve(value.length));
+    const at = this.reserve(value.length);
+    this.bytes.set(value, at);
     return this;
   }
 
