@@ -154,7 +154,9 @@ export function loadConfig(path: string, options: { required: boolean }): { conf
     data = parseToml(text);
   } catch (error) {
     if (error instanceof TomlError) {
-      throw new ConfigError(`${path}: not valid TOML at line ${error.line}, column ${error.column}: ${error.message.split('\n')[0]}`);
+      throw new ConfigError(
+        `${path}: not valid TOML at line ${error.line}, column ${error.column}: ${error.message.split('\n')[0]}`,
+      );
     }
     throw error;
   }

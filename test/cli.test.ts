@@ -65,7 +65,11 @@ describe('configuration', () => {
     expect(loadedFrom).toBeUndefined();
     expect(config).toEqual(defaultConfig());
     expect(config.server).toMatchObject({ hostname: '0.0.0.0', port: 53000 });
-    expect(config.timing).toMatchObject({ tick_interval_ms: 50, heartbeat_interval_ms: 5000, udp_keepalive_interval_ms: 1000 });
+    expect(config.timing).toMatchObject({
+      tick_interval_ms: 50,
+      heartbeat_interval_ms: 5000,
+      udp_keepalive_interval_ms: 1000,
+    });
   });
 
   it('ships a config.toml that spells out exactly the defaults', () => {
@@ -76,7 +80,10 @@ describe('configuration', () => {
     ['[server]\nport = "53000"', '[server] port: expected a number, got "53000"'],
     ['[server]\nport = 70000', '[server] port: expected a number ≤ 65535, got number 70000'],
     ['[timing]\ntick_interval_ms = 2.5', '[timing] tick_interval_ms: expected a whole number, got number 2.5'],
-    ['[logging]\nlevel = "verbose"', '[logging] level: expected one of "debug", "info", "warn", "error", "critical", got "verbose"'],
+    [
+      '[logging]\nlevel = "verbose"',
+      '[logging] level: expected one of "debug", "info", "warn", "error", "critical", got "verbose"',
+    ],
     ['[logging]\nconsole = "yes"', '[logging] console: expected true or false, got "yes"'],
     ['[countdown]\ndelay = 0', '[countdown] delay: expected a number ≥ 1, got number 0'],
     ['[server]\nprot = 1', '[server]: unknown key prot'],
@@ -92,7 +99,9 @@ describe('command line', () => {
   it('exits with 2 and one clear line for a bad config value', () => {
     const result = run(['--config', writeConfig('[server]\nport = "x"\n')]);
     expect(result.status).toBe(2);
-    expect(result.stderr.trim().split('\n')).toEqual([expect.stringContaining('[server] port: expected a number, got "x"')]);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      expect.stringContaining('[server] port: expected a number, got "x"'),
+    ]);
     expect(result.stderr).not.toMatch(/\bat .*\.js:\d+/); // no stack trace
   });
 
@@ -106,7 +115,9 @@ describe('command line', () => {
   });
 
   it('prints its version and help', () => {
-    const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    const version = (
+      JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+    ).version;
     expect(run(['--version']).stdout.trim()).toBe(version);
     expect(run(['--help']).stdout).toMatch(/--config <path>/);
   });
@@ -149,7 +160,12 @@ describe('command line', () => {
     const probe = await startProcess(['--config', writeConfig('[server]\nhostname = "127.0.0.1"\nport = 0\n')]);
     probe.child.kill('SIGTERM');
     await exited(probe.child);
-    const { port } = await startProcess(['--config', writeConfig('[server]\nhostname = "127.0.0.1"\nport = 1\n'), '--port', String(probe.port)]);
+    const { port } = await startProcess([
+      '--config',
+      writeConfig('[server]\nhostname = "127.0.0.1"\nport = 1\n'),
+      '--port',
+      String(probe.port),
+    ]);
     expect(port).toBe(probe.port);
   });
 });

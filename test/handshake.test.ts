@@ -4,12 +4,17 @@ import { frame } from '../src/ghost/protocol/framing.js';
 import { encodeClientPacket } from '../src/ghost/protocol/packets.js';
 import { closed, countPackets, join, rawConnection, sleep, startServer, until } from './helpers.js';
 
-const pose = (x: number) => encodeDataGhost({ position: { x, y: 2, z: 3 }, angles: { x: 0, y: 0, z: 0 }, viewOffset: 5, grounded: true });
+const pose = (x: number) =>
+  encodeDataGhost({ position: { x, y: 2, z: 3 }, angles: { x: 0, y: 0, z: 0 }, viewOffset: 5, grounded: true });
 
 describe('handshake', () => {
   it('gives ids from 1, confirms with everyone already there, and announces the newcomer', async () => {
     const server = await startServer();
-    const alice = await join(server, 'Alice', { map: 'sp_a1_intro1', color: { r: 1, g: 2, b: 3 }, model: 'models/a.mdl' });
+    const alice = await join(server, 'Alice', {
+      map: 'sp_a1_intro1',
+      color: { r: 1, g: 2, b: 3 },
+      model: 'models/a.mdl',
+    });
     expect(alice.id).toBe(1);
     expect(alice.ghosts.size).toBe(0);
 
@@ -101,13 +106,20 @@ describe('handshake', () => {
     expect(new Set([a.id, b.id, c.id]).size).toBe(3);
     a.sendUpdate(pose(10));
     b.sendUpdate(pose(20));
-    await until(() => c.ghosts.get(a.id)?.ghost.readFloatLE(0) === 10 && c.ghosts.get(b.id)?.ghost.readFloatLE(0) === 20);
+    await until(
+      () => c.ghosts.get(a.id)?.ghost.readFloatLE(0) === 10 && c.ghosts.get(b.id)?.ghost.readFloatLE(0) === 20,
+    );
     // Removing one leaves its neighbours on the same address alone.
     expect(server.kick(a.id)).toBe(true);
     await a.waitForClose();
     await sleep(50);
     expect(b.closed || c.closed).toBe(false);
-    expect(server.listClients().map((client) => client.name).sort()).toEqual(['LanB', 'LanC']);
+    expect(
+      server
+        .listClients()
+        .map((client) => client.name)
+        .sort(),
+    ).toEqual(['LanB', 'LanC']);
   });
 
   it('caps connections per IP', async () => {

@@ -51,7 +51,13 @@ export async function join(
   name: string,
   options: Partial<SimClientOptions> = {},
 ): Promise<SimClient> {
-  const client = await SimClient.connect({ host: '127.0.0.1', port: server.port, name, map: 'sp_a1_intro1', ...options });
+  const client = await SimClient.connect({
+    host: '127.0.0.1',
+    port: server.port,
+    name,
+    map: 'sp_a1_intro1',
+    ...options,
+  });
   clients.push(client);
   return client;
 }

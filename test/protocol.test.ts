@@ -18,10 +18,19 @@ interface Vector {
   payload_hex: string;
 }
 
-const vectors = (JSON.parse(readFileSync(new URL('./fixtures/vectors.json', import.meta.url), 'utf8')) as { vectors: Vector[] })
-  .vectors;
+const vectors = (
+  JSON.parse(readFileSync(new URL('./fixtures/vectors.json', import.meta.url), 'utf8')) as { vectors: Vector[] }
+).vectors;
 
-type Codec = { decode: (bytes: Buffer) => ReturnType<typeof decodeClientPacket> | ReturnType<typeof decodeServerPacket> | ReturnType<typeof decodeConnectConfirm>; encode: (packet: never) => Buffer };
+type Codec = {
+  decode: (
+    bytes: Buffer,
+  ) =>
+    | ReturnType<typeof decodeClientPacket>
+    | ReturnType<typeof decodeServerPacket>
+    | ReturnType<typeof decodeConnectConfirm>;
+  encode: (packet: never) => Buffer;
+};
 
 const clientCodec: Codec = { decode: decodeClientPacket, encode: encodeClientPacket };
 const serverCodec: Codec = { decode: decodeServerPacket, encode: encodeServerPacket };
@@ -37,7 +46,9 @@ function codecsFor(vector: Vector): Codec[] {
 
 describe('protocol vectors from the real SFML encoder', () => {
   it('has a vector for every header 1–15 and the confirm', () => {
-    const headers = new Set(vectors.filter((v) => !v.name.startsWith('connect_confirm')).map((v) => Buffer.from(v.payload_hex, 'hex')[0]));
+    const headers = new Set(
+      vectors.filter((v) => !v.name.startsWith('connect_confirm')).map((v) => Buffer.from(v.payload_hex, 'hex')[0]),
+    );
     for (let header = 1; header <= 15; header++) expect(headers.has(header), `header ${header}`).toBe(true);
     expect(vectors.some((v) => v.name.startsWith('connect_confirm'))).toBe(true);
   });
@@ -67,7 +78,9 @@ describe('protocol vectors from the real SFML encoder', () => {
   }
 
   it('reads the fields of a connect request as SAR sends them', () => {
-    const decoded = decodeClientPacket(Buffer.from(vectors.find((v) => v.name === 'connect_request')!.payload_hex, 'hex'));
+    const decoded = decodeClientPacket(
+      Buffer.from(vectors.find((v) => v.name === 'connect_request')!.payload_hex, 'hex'),
+    );
     expect(decoded).toMatchObject({
       ok: true,
       packet: {
@@ -84,7 +97,9 @@ describe('protocol vectors from the real SFML encoder', () => {
   });
 
   it('reads a countdown setup with its u8 step, duration and commands', () => {
-    const decoded = decodeServerPacket(Buffer.from(vectors.find((v) => v.name === 'countdown_setup')!.payload_hex, 'hex'));
+    const decoded = decodeServerPacket(
+      Buffer.from(vectors.find((v) => v.name === 'countdown_setup')!.payload_hex, 'hex'),
+    );
     expect(decoded).toMatchObject({
       ok: true,
       packet: { type: 'countdown_setup', id: 0, duration: 3, preCommands: 'sv_cheats 0', postCommands: 'say go' },

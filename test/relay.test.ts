@@ -5,11 +5,14 @@ import { encodeClientPacket, type ServerPacket } from '../src/ghost/protocol/pac
 import type { SimClient } from '../src/sim/client.js';
 import { countPackets, join, sleep, startServer, until } from './helpers.js';
 
-const pose = (x: number) => encodeDataGhost({ position: { x, y: 0, z: 0 }, angles: { x: 0, y: 0, z: 0 }, viewOffset: 0, grounded: false });
+const pose = (x: number) =>
+  encodeDataGhost({ position: { x, y: 0, z: 0 }, angles: { x: 0, y: 0, z: 0 }, viewOffset: 0, grounded: false });
 
 /** Waits for a packet at `receiver` and checks the sender never got it back. */
 async function expectRelayed(sender: SimClient, receivers: SimClient[], type: ServerPacket['type'], mark: number) {
-  const packets = await Promise.all(receivers.map((receiver) => receiver.waitFor((p) => p.type === type && 'id' in p && p.id === sender.id)));
+  const packets = await Promise.all(
+    receivers.map((receiver) => receiver.waitFor((p) => p.type === type && 'id' in p && p.id === sender.id)),
+  );
   await sleep(50);
   expect(countPackets(sender, type, mark)).toBe(0);
   return packets;
@@ -47,11 +50,18 @@ describe('relays', () => {
       ticks: 1234,
       ticksTotal: 56789,
     });
-    expect(await bob.waitFor((p) => p.type === 'model_change')).toMatchObject({ model: 'models/player/chell/player.mdl' });
+    expect(await bob.waitFor((p) => p.type === 'model_change')).toMatchObject({
+      model: 'models/player/chell/player.mdl',
+    });
     expect(await bob.waitFor((p) => p.type === 'color_change')).toMatchObject({ color: { r: 10, g: 20, b: 30 } });
-    expect(await bob.waitFor((p) => p.type === 'speedrun_finish')).toEqual({ type: 'speedrun_finish', id: alice.id, time: '1:02.345' });
+    expect(await bob.waitFor((p) => p.type === 'speedrun_finish')).toEqual({
+      type: 'speedrun_finish',
+      id: alice.id,
+      time: '1:02.345',
+    });
     await sleep(50);
-    for (const type of ['map_change', 'model_change', 'color_change', 'speedrun_finish']) expect(countPackets(alice, type, mark)).toBe(0);
+    for (const type of ['map_change', 'model_change', 'color_change', 'speedrun_finish'])
+      expect(countPackets(alice, type, mark)).toBe(0);
 
     const carol = await join(server, 'Carol');
     expect(carol.ghosts.get(alice.id)).toMatchObject({
@@ -76,7 +86,11 @@ describe('relays', () => {
     alice.voice(voice);
 
     for (const receiver of [sameMap, sameMapTcp]) {
-      expect(await receiver.waitFor((p) => p.type === 'taunt')).toEqual({ type: 'taunt', id: alice.id, animation: 'wave' });
+      expect(await receiver.waitFor((p) => p.type === 'taunt')).toEqual({
+        type: 'taunt',
+        id: alice.id,
+        animation: 'wave',
+      });
       expect(await receiver.waitFor((p) => p.type === 'locator')).toEqual({
         type: 'locator',
         id: alice.id,
@@ -85,8 +99,16 @@ describe('relays', () => {
       });
     }
     // Voice goes by UDP to UDP clients and by TCP to TCP-only ones, bytes unchanged.
-    expect(await sameMap.waitFor((p, transport) => p.type === 'voice' && transport === 'udp')).toEqual({ type: 'voice', id: alice.id, data: voice });
-    expect(await sameMapTcp.waitFor((p, transport) => p.type === 'voice' && transport === 'tcp')).toEqual({ type: 'voice', id: alice.id, data: voice });
+    expect(await sameMap.waitFor((p, transport) => p.type === 'voice' && transport === 'udp')).toEqual({
+      type: 'voice',
+      id: alice.id,
+      data: voice,
+    });
+    expect(await sameMapTcp.waitFor((p, transport) => p.type === 'voice' && transport === 'tcp')).toEqual({
+      type: 'voice',
+      id: alice.id,
+      data: voice,
+    });
     await sleep(100);
     for (const type of ['taunt', 'locator', 'voice']) {
       expect(countPackets(elsewhere, type, elsewhereMark), `${type} on another map`).toBe(0);
@@ -172,7 +194,12 @@ describe('bulk updates', () => {
     const udpClient = await join(server, 'Udp');
     const tcpClient = await join(server, 'Tcp', { tcpOnly: true });
     tcpClient.sendUpdate(pose(7));
-    await udpClient.waitFor((p, transport) => transport === 'udp' && p.type === 'bulk_update' && p.entries.some((e) => e.id === tcpClient.id && e.ghost.readFloatLE(0) === 7));
+    await udpClient.waitFor(
+      (p, transport) =>
+        transport === 'udp' &&
+        p.type === 'bulk_update' &&
+        p.entries.some((e) => e.id === tcpClient.id && e.ghost.readFloatLE(0) === 7),
+    );
     await tcpClient.waitFor((p, transport) => transport === 'tcp' && p.type === 'bulk_update');
     expect(tcpClient.received.some((r) => r.transport === 'udp')).toBe(false);
   });
@@ -186,8 +213,11 @@ describe('bulk updates', () => {
     await sleep(100);
     const bulks = receiver.received.slice(mark).filter((r) => r.packet.type === 'bulk_update');
     expect(bulks.length).toBeGreaterThan(3);
-    for (const bulk of bulks) if (bulk.packet.type === 'bulk_update') expect(bulk.packet.entries.length).toBeLessThanOrEqual(2);
-    const seen = new Set(bulks.flatMap((b) => (b.packet.type === 'bulk_update' ? b.packet.entries.map((e) => e.id) : [])));
+    for (const bulk of bulks)
+      if (bulk.packet.type === 'bulk_update') expect(bulk.packet.entries.length).toBeLessThanOrEqual(2);
+    const seen = new Set(
+      bulks.flatMap((b) => (b.packet.type === 'bulk_update' ? b.packet.entries.map((e) => e.id) : [])),
+    );
     expect(seen.size).toBe(5);
   });
 
@@ -274,7 +304,11 @@ describe('server messages', () => {
     const bob = await join(server, 'Bob');
     server.broadcastServerMessage('Race starts in 5 minutes');
     for (const client of [alice, bob]) {
-      expect(await client.waitFor((p) => p.type === 'message')).toEqual({ type: 'message', id: 0, text: 'Race starts in 5 minutes' });
+      expect(await client.waitFor((p) => p.type === 'message')).toEqual({
+        type: 'message',
+        id: 0,
+        text: 'Race starts in 5 minutes',
+      });
     }
     const mark = alice.mark();
     expect(server.sendServerMessage(bob.id, 'just you')).toBe(true);

@@ -30,7 +30,8 @@ describe('heartbeats', () => {
     const server = await startServer({ timing: { heartbeat_interval_ms: 100 } });
     const liar = await join(server, 'Liar', { answerHeartbeats: false });
     liar.on('packet', ({ packet }) => {
-      if (packet.type === 'heartbeat') liar.sendTcp({ type: 'heartbeat', id: liar.id, token: (packet.token + 1) >>> 0 });
+      if (packet.type === 'heartbeat')
+        liar.sendTcp({ type: 'heartbeat', id: liar.id, token: (packet.token + 1) >>> 0 });
     });
     await liar.waitForClose(1000);
   });
@@ -141,7 +142,9 @@ describe('hostile and broken clients', () => {
       Buffer.from('0900000001ff', 'hex'), // truncated update with Alice's id
     ];
     for (const datagram of junk) alice.sendUdpPayload(datagram);
-    alice.sendUpdate(encodeDataGhost({ position: { x: 9, y: 9, z: 9 }, angles: { x: 0, y: 0, z: 0 }, viewOffset: 0, grounded: true }));
+    alice.sendUpdate(
+      encodeDataGhost({ position: { x: 9, y: 9, z: 9 }, angles: { x: 0, y: 0, z: 0 }, viewOffset: 0, grounded: true }),
+    );
     await until(() => alice.ghosts.size === 0 && server.getGhost(alice.id)?.readFloatLE(0) === 9);
     expect(alice.closed).toBe(false);
     expect(server.stats.droppedPackets.get('udp_unexpected_type')).toBe(1);
@@ -173,7 +176,9 @@ describe('hostile and broken clients', () => {
         }),
       ),
     );
-    await new Promise<void>((resolve) => stuck.once('data', (chunk) => (decodeConnectConfirm(chunk.subarray(4)).ok ? resolve() : undefined)));
+    await new Promise<void>((resolve) =>
+      stuck.once('data', (chunk) => (decodeConnectConfirm(chunk.subarray(4)).ok ? resolve() : undefined)),
+    );
     stuck.pause();
 
     const text = 'x'.repeat(8 * 1024);

@@ -56,7 +56,12 @@ export class GhostTable {
     const lastSlot = this.idBySlot.length - 1;
     const lastId = this.idBySlot.pop()!;
     if (slot !== lastSlot) {
-      this.entries.copy(this.entries, slot * BULK_ENTRY_SIZE, lastSlot * BULK_ENTRY_SIZE, (lastSlot + 1) * BULK_ENTRY_SIZE);
+      this.entries.copy(
+        this.entries,
+        slot * BULK_ENTRY_SIZE,
+        lastSlot * BULK_ENTRY_SIZE,
+        (lastSlot + 1) * BULK_ENTRY_SIZE,
+      );
       this.idBySlot[slot] = lastId;
       this.slotById.set(lastId, slot);
     }

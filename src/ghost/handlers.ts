@@ -61,7 +61,10 @@ export const handlers: { [T in ClientPacket['type']]: Handler<T> } = {
 
   stop_server(context, client) {
     // The reference server shut down for anyone who asked; this one never does.
-    context.log.warn({ id: client.id, name: client.name, address: client.address }, 'ignored STOP_SERVER from a client');
+    context.log.warn(
+      { id: client.id, name: client.name, address: client.address },
+      'ignored STOP_SERVER from a client',
+    );
   },
 
   map_change(context, client, packet, payload) {
@@ -123,7 +126,11 @@ export const handlers: { [T in ClientPacket['type']]: Handler<T> } = {
 
   locator(context, client, _packet, payload) {
     if (!client.locatorLimiter.tryAcquire(performance.now())) {
-      context.reportViolation(client, 'locator_rate', 'sent more locators than the per-second limit; extra ones dropped');
+      context.reportViolation(
+        client,
+        'locator_rate',
+        'sent more locators than the per-second limit; extra ones dropped',
+      );
       return;
     }
     context.relayToSameMap(client, payload, false);

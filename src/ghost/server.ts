@@ -294,7 +294,13 @@ export class GhostServer implements HandlerContext {
     }
     const open = this.connectionsPerAddress.get(address) ?? 0;
     if (open >= this.config.limits.max_connections_per_ip) {
-      this.refuse(socket, address, undefined, 'too_many_connections', `more than ${open} connections from this address`);
+      this.refuse(
+        socket,
+        address,
+        undefined,
+        'too_many_connections',
+        `more than ${open} connections from this address`,
+      );
       return;
     }
     this.connectionsPerAddress.set(address, open + 1);
@@ -359,7 +365,13 @@ export class GhostServer implements HandlerContext {
   }
 
   /** Closes a connection that never joined, logging why. SAR just sees a time-out. */
-  private refuse(socket: Socket, address: string, request: ConnectRequest | undefined, code: string, detail: string): void {
+  private refuse(
+    socket: Socket,
+    address: string,
+    request: ConnectRequest | undefined,
+    code: string,
+    detail: string,
+  ): void {
     if (socket.destroyed) return;
     socket.destroy();
     this.stats.countRefusal(code);
@@ -406,7 +418,14 @@ export class GhostServer implements HandlerContext {
   /** Assigns an id, sends the confirm, and tells everyone else, in that order. */
   private join(socket: Socket, address: string, request: ConnectRequest): GhostClient {
     const id = this.nextId++;
-    const client = new GhostClient(id, request, address, socket, request.udpPort, this.config.limits.locator_per_second);
+    const client = new GhostClient(
+      id,
+      request,
+      address,
+      socket,
+      request.udpPort,
+      this.config.limits.locator_per_second,
+    );
     const others = [...this.clients.values()].map((other) => other.entity(this.table.get(other.id)!));
     this.sendFramed(client, frame(encodeConnectConfirm({ id, ghosts: others })));
 
@@ -595,7 +614,10 @@ export class GhostServer implements HandlerContext {
       }
       client.heartbeatToken = randomInt(1, 0x1_0000_0000);
       client.heartbeatAnswered = false;
-      this.sendFramed(client, frame(encodeServerPacket({ type: 'heartbeat', id: client.id, token: client.heartbeatToken })));
+      this.sendFramed(
+        client,
+        frame(encodeServerPacket({ type: 'heartbeat', id: client.id, token: client.heartbeatToken })),
+      );
     }
   }
 

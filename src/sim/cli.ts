@@ -79,7 +79,8 @@ async function main(): Promise<number> {
   }
   const port = Number(values.port);
   const rate = Number(values.rate);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port: expected 1–65535, got ${values.port}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`--port: expected 1–65535, got ${values.port}`);
   if (!(rate > 0 && rate <= 1000)) throw new Error(`--rate: expected a number of updates per second from 1 to 1000`);
 
   const client = await SimClient.connect({
@@ -96,8 +97,11 @@ async function main(): Promise<number> {
   const knownNames = new Map<number, string>([[client.id, values.name]]);
   for (const ghost of client.ghosts.values()) knownNames.set(ghost.id, ghost.name);
   const names = (id: number) => knownNames.get(id) ?? `#${id}`;
-  console.log(`connected to ${values.host}:${port} as ${values.name} (#${client.id}); ${client.ghosts.size} other(s) here`);
-  for (const ghost of client.ghosts.values()) console.log(`  ${ghost.name} (#${ghost.id}) on ${ghost.map || 'the menu'}`);
+  console.log(
+    `connected to ${values.host}:${port} as ${values.name} (#${client.id}); ${client.ghosts.size} other(s) here`,
+  );
+  for (const ghost of client.ghosts.values())
+    console.log(`  ${ghost.name} (#${ghost.id}) on ${ghost.map || 'the menu'}`);
 
   let bulkUpdates = 0;
   client.on('packet', ({ packet }) => {
@@ -124,12 +128,15 @@ async function main(): Promise<number> {
     });
   }, 1000 / rate);
   const summary = setInterval(() => {
-    const visible = [...client.ghosts.values()].filter((ghost) => !Number.isNaN(decodeDataGhost(ghost.ghost).position.x));
+    const visible = [...client.ghosts.values()].filter(
+      (ghost) => !Number.isNaN(decodeDataGhost(ghost.ghost).position.x),
+    );
     console.log(`[${bulkUpdates} bulk updates/s] ${visible.length} ghost(s) in view`);
     bulkUpdates = 0;
   }, 1000);
 
-  const input = process.stdin.isTTY || values.duration === undefined ? createInterface({ input: process.stdin }) : undefined;
+  const input =
+    process.stdin.isTTY || values.duration === undefined ? createInterface({ input: process.stdin }) : undefined;
   input?.on('line', (line) => {
     if (line.trim() !== '') client.sendMessage(line);
   });

@@ -117,7 +117,7 @@ export class SimClient extends EventEmitter {
       this.tcp.on('connect', () => {
         this.sendTcp({
           type: 'connect',
-          udpPort: options.announcedUdpPort ?? (this.udp?.address().port ?? 0),
+          udpPort: options.announcedUdpPort ?? this.udp?.address().port ?? 0,
           name: options.name,
           ghost: options.ghost ?? NO_PLAYER_GHOST,
           model: options.model ?? 'models/props/food_can/food_can_open.mdl',
@@ -225,8 +225,16 @@ export class SimClient extends EventEmitter {
     timeoutMs?: number,
     since?: number,
   ): Promise<T>;
-  waitFor(predicate: (packet: ServerPacket, transport: 'tcp' | 'udp') => boolean, timeoutMs?: number, since?: number): Promise<ServerPacket>;
-  waitFor(predicate: (packet: ServerPacket, transport: 'tcp' | 'udp') => boolean, timeoutMs = 2000, since = 0): Promise<ServerPacket> {
+  waitFor(
+    predicate: (packet: ServerPacket, transport: 'tcp' | 'udp') => boolean,
+    timeoutMs?: number,
+    since?: number,
+  ): Promise<ServerPacket>;
+  waitFor(
+    predicate: (packet: ServerPacket, transport: 'tcp' | 'udp') => boolean,
+    timeoutMs = 2000,
+    since = 0,
+  ): Promise<ServerPacket> {
     for (const received of this.received.slice(since)) {
       if (predicate(received.packet, received.transport)) return Promise.resolve(received.packet);
     }
@@ -258,7 +266,10 @@ export class SimClient extends EventEmitter {
   waitForClose(timeoutMs = 2000): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.options.name}: still connected after ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`${this.options.name}: still connected after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.once('close', () => {
         clearTimeout(timer);
         resolve();
@@ -298,7 +309,11 @@ export class SimClient extends EventEmitter {
 
   /** UPDATE by UDP, or by TCP when this client is TCP-only (as SAR does). */
   sendUpdate(ghost: Buffer | GhostPose): void {
-    const packet: ClientPacket = { type: 'update', id: this.id, ghost: Buffer.isBuffer(ghost) ? ghost : encodeDataGhost(ghost) };
+    const packet: ClientPacket = {
+      type: 'update',
+      id: this.id,
+      ghost: Buffer.isBuffer(ghost) ? ghost : encodeDataGhost(ghost),
+    };
     if (this.options.tcpOnly) this.sendTcp(packet);
     else this.sendUdp(packet);
   }

@@ -29,7 +29,8 @@ export function encodeDataGhost(pose: GhostPose): Buffer {
 }
 
 export function decodeDataGhost(bytes: Buffer): GhostPose {
-  if (bytes.length !== DATA_GHOST_SIZE) throw new RangeError(`a DataGhost is ${DATA_GHOST_SIZE} bytes, got ${bytes.length}`);
+  if (bytes.length !== DATA_GHOST_SIZE)
+    throw new RangeError(`a DataGhost is ${DATA_GHOST_SIZE} bytes, got ${bytes.length}`);
   const f = (index: number) => bytes.readFloatLE(index * 4);
   const flags = bytes.readUInt8(24);
   return {

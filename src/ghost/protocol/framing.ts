@@ -64,7 +64,12 @@ export class FrameDecoder {
           continue;
         }
       } else {
-        const copied = chunk.copy(this.prefix, this.prefixFilled, offset, offset + LENGTH_PREFIX_SIZE - this.prefixFilled);
+        const copied = chunk.copy(
+          this.prefix,
+          this.prefixFilled,
+          offset,
+          offset + LENGTH_PREFIX_SIZE - this.prefixFilled,
+        );
         this.prefixFilled += copied;
         offset += copied;
         if (this.prefixFilled < LENGTH_PREFIX_SIZE) return undefined;

@@ -106,8 +106,7 @@ export type DecodeError =
   | { kind: 'truncated'; header: number; field: string; needed: number; available: number };
 
 export type DecodeResult<T> =
-  | { ok: true; packet: T; trailingBytes: number }
-  | { ok: false; error: DecodeError; message: string };
+  { ok: true; packet: T; trailingBytes: number } | { ok: false; error: DecodeError; message: string };
 
 const COUNTDOWN_SETUP = 0;
 const COUNTDOWN_GO = 1;
