@@ -27,7 +27,13 @@ export function createLogger(settings: LoggingSettings, console: { isTTY: boolea
 
   if (settings.console) {
     const stream: DestinationStream = console.isTTY
-      ? pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', sync: true })
+      ? pretty({
+          colorize: true,
+          singleLine: true,
+          translateTime: 'SYS:HH:MM:ss.l',
+          ignore: 'pid,hostname',
+          sync: true,
+        })
       : pino.destination({ dest: 1, sync: true });
     streams.push({ level, stream });
   }

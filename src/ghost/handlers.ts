@@ -62,7 +62,7 @@ export const handlers: { [T in ClientPacket['type']]: Handler<T> } = {
   stop_server(context, client) {
     // The reference server shut down for anyone who asked; this one never does.
     context.log.warn(
-      { id: client.id, name: client.name, address: client.address },
+      { id: client.id, player: client.name, address: client.address },
       'ignored STOP_SERVER from a client',
     );
   },
@@ -70,7 +70,7 @@ export const handlers: { [T in ClientPacket['type']]: Handler<T> } = {
   map_change(context, client, packet, payload) {
     const previousMap = client.map;
     client.map = packet.map;
-    context.log.info({ id: client.id, name: client.name, map: packet.map }, 'map change');
+    context.log.info({ id: client.id, player: client.name, map: packet.map }, 'map change');
     context.relayToOthers(client, payload);
     context.bus.emit('mapChanged', {
       client: client.info(),
@@ -86,7 +86,7 @@ export const handlers: { [T in ClientPacket['type']]: Handler<T> } = {
   },
 
   message(context, client, packet, payload) {
-    context.log.info({ id: client.id, name: client.name, text: packet.text }, 'chat');
+    context.log.info({ id: client.id, player: client.name, text: packet.text }, 'chat');
     context.relayToOthers(client, payload);
     context.bus.emit('clientMessage', { client: client.info(), text: packet.text });
   },
@@ -101,7 +101,7 @@ export const handlers: { [T in ClientPacket['type']]: Handler<T> } = {
   },
 
   speedrun_finish(context, client, packet, payload) {
-    context.log.info({ id: client.id, name: client.name, time: packet.time }, 'speedrun finished');
+    context.log.info({ id: client.id, player: client.name, time: packet.time }, 'speedrun finished');
     context.relayToOthers(client, payload);
     context.bus.emit('speedrunFinished', { client: client.info(), time: packet.time });
   },

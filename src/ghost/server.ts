@@ -375,7 +375,7 @@ export class GhostServer implements HandlerContext {
     if (socket.destroyed) return;
     socket.destroy();
     this.stats.countRefusal(code);
-    const fields = { address, name: request?.name, spectator: request?.spectator, reason: detail };
+    const fields = { address, player: request?.name, spectator: request?.spectator, reason: detail };
     if (request === undefined) {
       this.log.warn(fields, 'connection refused');
     } else {
@@ -436,7 +436,7 @@ export class GhostServer implements HandlerContext {
     client.announcedAt = performance.now();
 
     this.log.info(
-      { id, name: client.name, address, spectator: client.spectator, tcpOnly: client.tcpOnly, map: client.map },
+      { id, player: client.name, address, spectator: client.spectator, tcpOnly: client.tcpOnly, map: client.map },
       'client connected',
     );
     this.bus.emit('clientConnected', { client: client.info() });
@@ -463,7 +463,7 @@ export class GhostServer implements HandlerContext {
       for (const other of this.clients.values()) this.sendFramed(other, departure);
     }
     this.stats.countDroppedClient(code);
-    const fields = { id: client.id, name: client.name, address: client.address, reason };
+    const fields = { id: client.id, player: client.name, address: client.address, reason };
     if (code === 'left' || code === 'closed' || code === 'shutdown') this.log.info(fields, 'client disconnected');
     else this.log.warn(fields, 'client dropped');
     this.bus.emit('clientDisconnected', { client: client.info(), reason });
@@ -555,7 +555,7 @@ export class GhostServer implements HandlerContext {
   /** Logs a client's protocol violation at warn level the first time, at debug afterwards. */
   reportViolation(client: GhostClient, kind: string, detail: string): void {
     this.stats.countDroppedPacket(kind);
-    const fields = { id: client.id, name: client.name, address: client.address, violation: kind };
+    const fields = { id: client.id, player: client.name, address: client.address, violation: kind };
     if (client.reportedViolations.has(kind)) {
       this.log.debug(fields, detail);
     } else {
