@@ -36,6 +36,9 @@ export class GhostClient implements ClientIdentity {
 
   /** The TCP heartbeat token awaiting an answer (never 0, which is the UDP keep-alive token). */
   heartbeatToken = 0;
+  /** When the next TCP heartbeat and UDP keep-alive are due, in performance.now() ms. */
+  nextHeartbeatAt = 0;
+  nextKeepAliveAt = 0;
   heartbeatAnswered = true;
   missedHeartbeats = 0;
 

@@ -1,6 +1,6 @@
 /**
  * The ghost server: one TCP listener and one UDP socket on the same port, the registry of
- * joined clients, and the timers (bulk updates, heartbeats, UDP keep-alives).
+ * joined clients, and the tick that sends bulk updates, heartbeats and UDP keep-alives.
  *
  * Life of a connection: TCP accept → (per-IP cap) → the first frame must be CONNECT within the
  * handshake timeout → admission checks → id assigned, confirm sent to the newcomer, CONNECT
@@ -86,7 +86,7 @@ export class GhostServer implements HandlerContext {
   private readonly connectionsPerAddress = new Map<string, number>();
   private readonly table = new GhostTable();
   private readonly admissionChecks: AdmissionCheck[] = [];
-  private readonly tickers: Ticker[];
+  private readonly ticker: Ticker;
   private tcp: TcpServer | undefined;
   private udp: UdpSocket | undefined;
   private boundPort = 0;
@@ -107,11 +107,7 @@ export class GhostServer implements HandlerContext {
     this.acceptingSpectators = this.config.server.accept_spectators;
     this.voiceGraceMs = this.config.timing.voice_grace_ms;
     const timing = this.config.timing;
-    this.tickers = [
-      new Ticker(timing.tick_interval_ms, () => this.sendBulkUpdates()),
-      new Ticker(timing.heartbeat_interval_ms, () => this.sendHeartbeats()),
-      new Ticker(timing.udp_keepalive_interval_ms, () => this.sendUdpKeepAlives()),
-    ];
+    this.ticker = new Ticker(timing.tick_interval_ms, () => this.tick());
     this.admissionChecks.push((request) => this.checkBuiltInAdmission(request));
   }
 
@@ -142,7 +138,7 @@ export class GhostServer implements HandlerContext {
       break;
     }
     this.tcp.on('error', (error) => this.log.error({ err: error }, 'TCP listener error'));
-    for (const ticker of this.tickers) ticker.start();
+    this.ticker.start();
     this.state = 'running';
     this.log.info({ hostname, port: this.boundPort }, 'ghost server listening (TCP and UDP)');
     this.bus.emit('serverStarted', { hostname, port: this.boundPort });
@@ -162,7 +158,7 @@ export class GhostServer implements HandlerContext {
     this.state = 'stopping';
     this.log.info({ reason, clients: this.clients.size }, 'ghost server stopping');
     this.bus.emit('serverStopping', { reason });
-    for (const ticker of this.tickers) ticker.stop();
+    this.ticker.stop();
     const listenerClosed = new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
 
     const notice = frame(encodeServerPacket({ type: 'message', id: 0, text: SHUTDOWN_MESSAGE }));
@@ -433,7 +429,10 @@ export class GhostServer implements HandlerContext {
     for (const other of this.clients.values()) this.sendFramed(other, announcement);
     this.clients.set(id, client);
     this.table.add(id, request.ghost);
-    client.announcedAt = performance.now();
+    const now = performance.now();
+    client.announcedAt = now;
+    client.nextHeartbeatAt = now + this.config.timing.heartbeat_interval_ms;
+    client.nextKeepAliveAt = now + this.config.timing.udp_keepalive_interval_ms;
 
     this.log.info(
       { id, player: client.name, address, spectator: client.spectator, tcpOnly: client.tcpOnly, map: client.map },
@@ -584,6 +583,11 @@ export class GhostServer implements HandlerContext {
     this.stats.bytesOut += payload.length;
   }
 
+  private tick(): void {
+    this.sendBulkUpdates();
+    this.sendDueKeepAlives(performance.now());
+  }
+
   private sendBulkUpdates(): void {
     this.stats.ticks++;
     if (this.clients.size === 0) return;
@@ -603,29 +607,42 @@ export class GhostServer implements HandlerContext {
     }
   }
 
-  private sendHeartbeats(): void {
+  /**
+   * Heartbeats and UDP keep-alives follow each client's own schedule, counted from when it
+   * joined, and are checked after every tick's bulk updates. One round for everybody at once
+   * would land on a tick deadline and delay that tick by the time it takes to write to
+   * every client; spread out, each tick carries a small share of them.
+   */
+  private sendDueKeepAlives(now: number): void {
+    const { heartbeat_interval_ms: heartbeatMs, udp_keepalive_interval_ms: keepAliveMs } = this.config.timing;
     for (const client of this.clients.values()) {
       if (client.leaving !== undefined) continue;
-      if (client.heartbeatAnswered) {
-        client.missedHeartbeats = 0;
-      } else if (++client.missedHeartbeats >= 2) {
-        this.removeClient(client, 'heartbeat');
-        continue;
+      if (now >= client.nextHeartbeatAt) {
+        client.nextHeartbeatAt = nextDeadline(client.nextHeartbeatAt, heartbeatMs, now);
+        if (!this.sendHeartbeat(client)) continue;
       }
-      client.heartbeatToken = randomInt(1, 0x1_0000_0000);
-      client.heartbeatAnswered = false;
-      this.sendFramed(
-        client,
-        frame(encodeServerPacket({ type: 'heartbeat', id: client.id, token: client.heartbeatToken })),
-      );
+      if (!client.tcpOnly && now >= client.nextKeepAliveAt) {
+        client.nextKeepAliveAt = nextDeadline(client.nextKeepAliveAt, keepAliveMs, now);
+        this.sendDatagram(client, encodeServerPacket({ type: 'heartbeat', id: client.id, token: 0 }));
+      }
     }
   }
 
-  private sendUdpKeepAlives(): void {
-    for (const client of this.clients.values()) {
-      if (client.tcpOnly || client.leaving !== undefined) continue;
-      this.sendDatagram(client, encodeServerPacket({ type: 'heartbeat', id: client.id, token: 0 }));
+  /** Sends a fresh token, or drops the client if the last two went unanswered. */
+  private sendHeartbeat(client: GhostClient): boolean {
+    if (client.heartbeatAnswered) {
+      client.missedHeartbeats = 0;
+    } else if (++client.missedHeartbeats >= 2) {
+      this.removeClient(client, 'heartbeat');
+      return false;
     }
+    client.heartbeatToken = randomInt(1, 0x1_0000_0000);
+    client.heartbeatAnswered = false;
+    this.sendFramed(
+      client,
+      frame(encodeServerPacket({ type: 'heartbeat', id: client.id, token: client.heartbeatToken })),
+    );
+    return true;
   }
 
   private bindUdp(port: number, hostname: string): Promise<UdpSocket> {
@@ -652,6 +669,12 @@ export class GhostServer implements HandlerContext {
       });
     });
   }
+}
+
+/** The deadline after `previous`, or one interval from now if the schedule fell behind. */
+function nextDeadline(previous: number, intervalMs: number, now: number): number {
+  const next = previous + intervalMs;
+  return next > now ? next : now + intervalMs;
 }
 
 function listenTcp(server: TcpServer, port: number, hostname: string): Promise<void> {
