@@ -6,7 +6,6 @@
 import type { Socket } from 'node:net';
 import type { ClientInfo } from '../events.js';
 import type { Color, GhostEntity } from './protocol/packets.js';
-import { frame } from './protocol/framing.js';
 import { SlidingWindowLimiter } from './rate-limit.js';
 
 export interface ClientIdentity {
@@ -43,6 +42,8 @@ export class GhostClient implements ClientIdentity {
   missedHeartbeats = 0;
 
   readonly locatorLimiter: SlidingWindowLimiter;
+  /** Whether its socket is corked for this event-loop turn's batch of writes (see WriteBatcher). */
+  corked = false;
   /** Set once the client is on its way out; nothing more is sent to or accepted from it. */
   leaving: string | undefined;
   /** Protocol violations already logged at warn level, so a flood logs once per kind. */
@@ -70,15 +71,6 @@ export class GhostClient implements ClientIdentity {
 
   get sendBacklog(): number {
     return this.socket.writableLength;
-  }
-
-  /** Writes an already framed packet. The caller checks the backlog and drops slow readers. */
-  writeFramed(framed: Buffer): void {
-    if (this.leaving === undefined && !this.socket.destroyed) this.socket.write(framed);
-  }
-
-  sendPacket(payload: Buffer): void {
-    this.writeFramed(frame(payload));
   }
 
   entity(ghost: Buffer): GhostEntity {

@@ -31,6 +31,7 @@ import {
 } from './protocol/packets.js';
 import { ServerStats, type DropCode } from './stats.js';
 import { Ticker } from './ticker.js';
+import { WriteBatcher } from './write-batcher.js';
 
 /** Decides whether a connect request may join; returns a refusal reason, or undefined to allow. */
 export type AdmissionCheck = (
@@ -86,6 +87,7 @@ export class GhostServer implements HandlerContext {
   private readonly connectionsPerAddress = new Map<string, number>();
   private readonly table = new GhostTable();
   private readonly admissionChecks: AdmissionCheck[] = [];
+  private readonly writes = new WriteBatcher<GhostClient>((client) => this.checkBacklog(client));
   private readonly ticker: Ticker;
   private tcp: TcpServer | undefined;
   private udp: UdpSocket | undefined;
@@ -163,7 +165,7 @@ export class GhostServer implements HandlerContext {
 
     const notice = frame(encodeServerPacket({ type: 'message', id: 0, text: SHUTDOWN_MESSAGE }));
     for (const client of this.clients.values()) {
-      client.writeFramed(notice);
+      this.sendFramed(client, notice);
       client.leaving ??= DROP_TEXT.shutdown;
       client.socket.end();
     }
@@ -568,13 +570,15 @@ export class GhostServer implements HandlerContext {
 
   private sendFramed(client: GhostClient, framed: Buffer): void {
     if (client.leaving !== undefined) return;
-    client.writeFramed(framed);
+    this.writes.write(client, framed);
     this.stats.bytesOut += framed.length;
-    if (client.sendBacklog > this.config.limits.max_send_buffer_bytes) {
-      // Deferred so that a broadcast in progress is not re-entered by the removal's own broadcast.
-      client.leaving = `${DROP_TEXT.slow_reader} (over ${this.config.limits.max_send_buffer_bytes} bytes)`;
-      queueMicrotask(() => this.removeClient(client, 'slow_reader'));
-    }
+  }
+
+  /** After a batch of writes went out: a client that left too much unsent is not reading. */
+  private checkBacklog(client: GhostClient): void {
+    const limit = this.config.limits.max_send_buffer_bytes;
+    if (client.leaving !== undefined || client.sendBacklog <= limit) return;
+    this.removeClient(client, 'slow_reader', `${DROP_TEXT.slow_reader} (over ${limit} bytes)`);
   }
 
   private sendDatagram(client: GhostClient, payload: Buffer): void {
