@@ -264,12 +264,22 @@ function decodeWith<T>(bytes: Buffer, header: number, body: (reader: PacketReade
   }
 }
 
-/** Decodes a packet a client sent to the server. */
-export function decodeClientPacket(bytes: Buffer): DecodeResult<ClientPacket> {
+/** Reads the header byte, then the body for that header. */
+function decodeHeaded<T>(
+  bytes: Buffer,
+  body: (header: number, reader: PacketReader) => T | undefined,
+): DecodeResult<T> {
   if (bytes.length === 0) return fail({ kind: 'empty' });
   const header = bytes[0]!;
-  return decodeWith(bytes, header, (reader): ClientPacket | undefined => {
+  return decodeWith(bytes, header, (reader) => {
     reader.u8('header');
+    return body(header, reader);
+  });
+}
+
+/** Decodes a packet a client sent to the server. */
+export function decodeClientPacket(bytes: Buffer): DecodeResult<ClientPacket> {
+  return decodeHeaded(bytes, (header, reader): ClientPacket | undefined => {
     switch (header) {
       case Header.None:
         return { type: 'none' };
@@ -301,10 +311,7 @@ export function decodeClientPacket(bytes: Buffer): DecodeResult<ClientPacket> {
 
 /** Decodes a packet the server sent to a client (used by the client simulator and tests). */
 export function decodeServerPacket(bytes: Buffer): DecodeResult<ServerPacket> {
-  if (bytes.length === 0) return fail({ kind: 'empty' });
-  const header = bytes[0]!;
-  return decodeWith(bytes, header, (reader): ServerPacket | undefined => {
-    reader.u8('header');
+  return decodeHeaded(bytes, (header, reader): ServerPacket | undefined => {
     switch (header) {
       case Header.None:
         return { type: 'none' };
