@@ -1,0 +1,65 @@
+/** Messages between the benchmark orchestrator (run.ts) and its load-generator child (loadgen.ts). */
+import type { Summary } from './stats.js';
+
+export interface LoadStartMessage {
+  type: 'start';
+  host: string;
+  port: number;
+  /** How many lightweight clients to connect. */
+  count: number;
+  /** Updates per second per client. */
+  rate: number;
+  connectConcurrency: number;
+  connectTimeoutMs: number;
+  /** Read (and discard) the bulk updates sent to lightweight clients instead of leaving them unread. */
+  readUdp: boolean;
+}
+
+export type ToLoadGen =
+  | LoadStartMessage
+  /** Start a new measurement window (counters reset). */
+  | { type: 'mark' }
+  /** Report on the window since the last mark. */
+  | { type: 'report' }
+  /** Stop sending updates (clients stay connected). */
+  | { type: 'quiesce' }
+  /** Close every socket and exit. */
+  | { type: 'exit' };
+
+export interface LoadReport {
+  type: 'report';
+  windowMs: number;
+  activeClients: number;
+  updatesSent: number;
+  updatesTarget: number;
+  /** Updates skipped because the generator fell more than one period behind its schedule. */
+  updatesMissed: number;
+  sendErrors: number;
+  /** How late the send schedule ran (ms behind the planned slot time). */
+  sendLateness: Summary | undefined;
+  eventLoopLag: Summary | undefined;
+  cpuPercent: number;
+  rssKb: number;
+  heartbeatsAnswered: number;
+  /** Clients whose TCP connection closed without being asked to, during the window. */
+  droppedInWindow: number;
+  droppedTotal: number;
+  dropReasons: string[];
+  udpBytesRead: number;
+  udpReadMode: 'unread' | 'read';
+}
+
+export type FromLoadGen =
+  | { type: 'progress'; connected: number; failed: number }
+  | {
+      type: 'ready';
+      connected: number;
+      failed: number;
+      failures: string[];
+      rampMs: number;
+      udpReadMode: 'unread' | 'read';
+    }
+  | { type: 'marked' }
+  | LoadReport
+  | { type: 'quiesced' }
+  | { type: 'fatal'; message: string };

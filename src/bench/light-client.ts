@@ -1,0 +1,239 @@
+/**
+ * A lightweight simulated SAR client for load generation: raw sockets and the project's codec,
+ * without SimClient's per-packet decoding and event objects.
+ *
+ * - TCP from its own loopback address: CONNECT request, the confirm (only its id is read), and
+ *   HEART_BEAT answers; every other TCP packet (CONNECT/DISCONNECT broadcasts...) is skipped by
+ *   header byte.
+ * - UDP from the same address, connected to the server: UPDATEs with a moving position.
+ *
+ * The bulk updates the server sends to this client are the expensive part to receive. By default
+ * they are left unread: Node's reading of the socket is stopped, so the kernel keeps at most a
+ * few datagrams in a small receive buffer and discards the rest. The server still pays the full
+ * cost of sending every one of them. With `readUdp` they are read and discarded in JavaScript.
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { connect as connectTcp, type Socket } from 'node:net';
+import { DATA_GHOST_SIZE, encodeDataGhost } from '../ghost/protocol/data-ghost.js';
+import { FrameDecoder, frame } from '../ghost/protocol/framing.js';
+import { encodeClientPacket, Header } from '../ghost/protocol/packets.js';
+
+export interface LightClientOptions {
+  host: string;
+  port: number;
+  localAddress: string;
+  name: string;
+  index: number;
+  readUdp: boolean;
+  connectTimeoutMs: number;
+}
+
+export interface LightClientEvents {
+  onHeartbeat(): void;
+  onUdpError(): void;
+  onUdpBytes(bytes: number): void;
+  /** The TCP connection closed; `expected` is false when this client did not close it. */
+  onClose(client: LightClient, expected: boolean, reason: string): void;
+}
+
+const UPDATE_SIZE = 1 + 4 + DATA_GHOST_SIZE;
+const UNREAD_RECEIVE_BUFFER = 4096;
+
+/** Stops Node from reading a dgram socket (no public API for it); false if not possible. */
+function stopReading(socket: UdpSocket): boolean {
+  const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+  if (symbol === undefined) return false;
+  const state = (socket as unknown as Record<symbol, { handle?: { recvStop?: () => number } } | undefined>)[symbol];
+  const recvStop = state?.handle?.recvStop;
+  if (typeof recvStop !== 'function') return false;
+  return recvStop.call(state!.handle) === 0;
+}
+
+export class LightClient {
+  id = 0;
+  closing = false;
+  closed = false;
+  /** Whether bulk updates are really left unread (false if stopping the reads failed). */
+  unread = false;
+  private readonly centre: { x: number; y: number };
+  private readonly phase: number;
+
+  private constructor(
+    readonly options: LightClientOptions,
+    private readonly tcp: Socket,
+    private readonly udp: UdpSocket,
+  ) {
+    const index = options.index;
+    this.centre = { x: (index % 64) * 256, y: Math.floor(index / 64) * 256 };
+    this.phase = (index * 0.618) % (2 * Math.PI);
+  }
+
+  static async connect(options: LightClientOptions, events: LightClientEvents): Promise<LightClient> {
+    const udp = createSocket({
+      type: 'udp4',
+      ...(options.readUdp ? { recvBufferSize: 1024 * 1024 } : { recvBufferSize: UNREAD_RECEIVE_BUFFER }),
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.bind({ address: options.localAddress, port: 0, exclusive: true }, () => {
+          udp.off('error', reject);
+          resolve();
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.connect(options.port, options.host, () => {
+          udp.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      udp.close();
+      throw error;
+    }
+    udp.on('error', () => events.onUdpError());
+    const tcp = connectTcp({
+      host: options.host,
+      port: options.port,
+      localAddress: options.localAddress,
+      noDelay: true,
+    });
+    const client = new LightClient(options, tcp, udp);
+    if (options.readUdp) {
+      udp.on('message', (datagram) => events.onUdpBytes(datagram.length));
+    } else {
+      client.unread = stopReading(udp);
+      if (!client.unread) udp.on('message', (datagram) => events.onUdpBytes(datagram.length));
+    }
+    try {
+      await client.handshake(events);
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+    return client;
+  }
+
+  private handshake(events: LightClientEvents): Promise<void> {
+    const { options, tcp } = this;
+    return new Promise((resolve, reject) => {
+      let joined = false;
+      let closeReason = 'connection closed by the server';
+      const timer = setTimeout(() => {
+        reject(new Error(`no connect confirm within ${options.connectTimeoutMs} ms`));
+        this.close();
+      }, options.connectTimeoutMs);
+      const decoder = new FrameDecoder(256 * 1024 * 1024);
+
+      tcp.on('connect', () => {
+        const request = encodeClientPacket({
+          type: 'connect',
+          udpPort: this.udp.address().port,
+          name: options.name,
+          ghost: this.ghost(0),
+          model: 'models/props/food_can/food_can_open.mdl',
+          map: 'sp_a2_bench',
+          tcpOnly: false,
+          color: { r: 255, g: 128, b: 0 },
+          spectator: false,
+        });
+        tcp.write(frame(request));
+      });
+      tcp.on('data', (chunk: Buffer) => {
+        const error = decoder.push(chunk, (payload) => {
+          if (!joined) {
+            if (payload.length < 8) {
+              closeReason = 'short connect confirm';
+              tcp.destroy();
+              return;
+            }
+            joined = true;
+            this.id = payload.readUInt32BE(0);
+            clearTimeout(timer);
+            resolve();
+            return;
+          }
+          if (payload[0] === Header.HeartBeat && payload.length >= 9) {
+            // Answer with the same token at once, as SAR does.
+            const answer = Buffer.allocUnsafe(4 + 9);
+            answer.writeUInt32BE(9, 0);
+            answer.writeUInt8(Header.HeartBeat, 4);
+            answer.writeUInt32BE(this.id, 5);
+            payload.copy(answer, 9, 5, 9);
+            tcp.write(answer);
+            events.onHeartbeat();
+          }
+        });
+        if (error !== undefined) {
+          closeReason = `oversized frame from server (${error.declared} bytes)`;
+          tcp.destroy();
+        }
+      });
+      tcp.on('error', (error) => {
+        closeReason = `socket error: ${error.message}`;
+        if (!joined) {
+          clearTimeout(timer);
+          reject(error);
+        }
+      });
+      tcp.on('close', () => {
+        const expected = this.closing;
+        this.closed = true;
+        this.closeUdp();
+        if (!joined) {
+          clearTimeout(timer);
+          reject(new Error(closeReason));
+          return;
+        }
+        events.onClose(this, expected, closeReason);
+      });
+    });
+  }
+
+  /** The DataGhost for time `t` (seconds): walking in a circle around this client's own spot. */
+  private ghost(t: number): Buffer {
+    const angle = this.phase + t * 1.5;
+    return encodeDataGhost({
+      position: { x: this.centre.x + 100 * Math.cos(angle), y: this.centre.y + 100 * Math.sin(angle), z: 64 },
+      angles: { x: 0, y: (angle * 180) / Math.PI, z: 0 },
+      viewOffset: 64,
+      grounded: true,
+    });
+  }
+
+  /** Sends one UPDATE over UDP; `t` is seconds since the generator started. */
+  sendUpdate(t: number): void {
+    if (this.closed || this.closing) return;
+    const packet = Buffer.allocUnsafe(UPDATE_SIZE);
+    const angle = this.phase + t * 1.5;
+    packet.writeUInt8(Header.Update, 0);
+    packet.writeUInt32BE(this.id, 1);
+    packet.writeFloatLE(this.centre.x + 100 * Math.cos(angle), 5);
+    packet.writeFloatLE(this.centre.y + 100 * Math.sin(angle), 9);
+    packet.writeFloatLE(64, 13);
+    packet.writeFloatLE(0, 17);
+    packet.writeFloatLE((angle * 180) / Math.PI, 21);
+    packet.writeFloatLE(0, 25);
+    packet.writeUInt8(64 | 0x80, 29);
+    this.udp.send(packet);
+  }
+
+  close(): void {
+    this.closing = true;
+    if (!this.tcp.destroyed) this.tcp.destroy();
+    this.closeUdp();
+  }
+
+  private udpClosed = false;
+
+  private closeUdp(): void {
+    if (this.udpClosed) return;
+    this.udpClosed = true;
+    try {
+      this.udp.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}

@@ -1,0 +1,624 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench -- [--clients 100,500,1000] [--seconds 10] ...`: load test of the ghost server.
+ *
+ * For each step (a number of clients N) it starts a fresh server (`node dist/index.js`, temporary
+ * config, warn-level console logging, 127.0.0.1, a free port), connects a few probe clients here,
+ * and N − probes lightweight clients in a separate load-generator process, each from its own
+ * loopback address, each sending UPDATEs by UDP and answering TCP heartbeats. After a warm-up it
+ * measures for `--seconds`, then stops the server and the generator (by PID, always) and prints
+ * one table row. See BENCHMARKS.md for the results and how to read them.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import { SERVER_HOST } from './addresses.js';
+import type { LoadReport } from './ipc.js';
+import { LoadGenChild } from './loadgen-child.js';
+import { ProbeSet } from './probes.js';
+import { readCpuSeconds, readMemory, readUdpSockets, readUdpSocketsAsync, type UdpSocketInfo } from './proc.js';
+import { ServerProcess } from './server-process.js';
+import { LagMonitor, sleep, withTimeout, type Summary } from './stats.js';
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --clients <list>          client counts, one step each (default: 100,500,1000,1500,2000)
+  --seconds <s>             measurement window per step (default: 10)
+  --warmup <s>              time after the last client joined, before measuring (default: 3)
+  --probes <n>              full SimClient probes per step, included in the count (default: 4);
+                            half join before the load clients and half after
+  --rate <n>                UPDATEs per second per client (default: 20)
+  --tick-ms <ms>            the server's [timing] tick_interval_ms (default: 50)
+  --max-datagram-bytes <n>  the server's [limits] max_datagram_bytes (default: the server's own)
+  --server-config <k=v>     any other server setting, e.g. timing.heartbeat_interval_ms=60000
+                            (repeatable; values are TOML: numbers, true/false, "strings")
+  --target-p99-ms <ms>      tick interval p99 that counts as holding (default: 60)
+  --connect-concurrency <n> connections the generator opens at once (default: 32)
+  --read-udp                lightweight clients read (and discard) their bulk updates
+  --pin                     pin the server to CPU 0 and generator + probes to CPU 1 (taskset)
+  --stop-after-fail         skip the remaining steps after the first one that does not hold
+  --json <file>             also write the results as JSON
+  -h, --help                show this help`;
+
+interface Options {
+  clients: number[];
+  seconds: number;
+  warmup: number;
+  probes: number;
+  rate: number;
+  tickMs: number;
+  maxDatagramBytes: number | undefined;
+  serverConfig: string[];
+  targetP99Ms: number;
+  connectConcurrency: number;
+  readUdp: boolean;
+  pin: boolean;
+  stopAfterFail: boolean;
+  json: string | undefined;
+}
+
+interface StepResult {
+  clients: number;
+  error?: string;
+  connected: number;
+  serverSawClients: number;
+  connectFailures: number;
+  connectFailureSamples: string[];
+  rampSeconds: number;
+  /** Server CPU while the clients were joining (each join costs O(clients already there)). */
+  rampServerCpuPercent?: number;
+  /** Tick intervals the front probes saw while the others were joining. */
+  rampTickInterval?: Summary;
+  windowSeconds: number;
+  tickInterval?: Summary;
+  tickIntervalFront?: Summary;
+  tickIntervalBack?: Summary;
+  fanOut?: Summary;
+  slowTicks: ReadonlyArray<{ atMs: number; intervalMs: number; probe: number }>;
+  latency?: Summary;
+  updatesSent: number;
+  updatesDroppedAtServer: number;
+  updateSendErrors: number;
+  serverCpuPercent?: number;
+  serverRssMb?: number;
+  serverPeakRssMb?: number;
+  serverRxQueueMaxKb: number;
+  dropped: number;
+  dropReasons: string[];
+  serverDisconnectBroadcasts: number;
+  serverLog: Record<string, number>;
+  generator?: Omit<LoadReport, 'type'>;
+  probeLag?: Summary;
+  probeUdpDrops: number;
+  held: boolean;
+}
+
+class UsageError extends Error {}
+
+function positiveInt(name: string, text: string | undefined, fallback: number, min = 1): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min)
+    throw new UsageError(`--${name}: expected a whole number ≥ ${min}, got "${text}"`);
+  return value;
+}
+
+function readOptions(args: string[]): Options | undefined {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        clients: { type: 'string' },
+        seconds: { type: 'string' },
+        warmup: { type: 'string' },
+        probes: { type: 'string' },
+        rate: { type: 'string' },
+        'tick-ms': { type: 'string' },
+        'max-datagram-bytes': { type: 'string' },
+        'server-config': { type: 'string', multiple: true },
+        'target-p99-ms': { type: 'string' },
+        'connect-concurrency': { type: 'string' },
+        'read-udp': { type: 'boolean' },
+        pin: { type: 'boolean' },
+        'stop-after-fail': { type: 'boolean' },
+        json: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (values.help) return undefined;
+  const clients = (values.clients ?? '100,500,1000,1500,2000')
+    .split(',')
+    .map((part) => positiveInt('clients', part.trim(), 0));
+  const probes = positiveInt('probes', values.probes, 4, 2);
+  if (probes > 100) throw new UsageError('--probes: at most 100');
+  for (const n of clients)
+    if (n < probes) throw new UsageError(`--clients: each step needs at least ${probes} clients (the probes)`);
+  return {
+    clients,
+    seconds: positiveInt('seconds', values.seconds, 10),
+    warmup: positiveInt('warmup', values.warmup, 3, 0),
+    probes,
+    rate: positiveInt('rate', values.rate, 20),
+    tickMs: positiveInt('tick-ms', values['tick-ms'], 50),
+    maxDatagramBytes:
+      values['max-datagram-bytes'] === undefined
+        ? undefined
+        : positiveInt('max-datagram-bytes', values['max-datagram-bytes'], 0, 38),
+    serverConfig: (values['server-config'] ?? []).map((setting) => {
+      if (!/^[a-z_]+\.[a-z_]+=.+$/.test(setting))
+        throw new UsageError(`--server-config: expected section.key=value, got "${setting}"`);
+      return setting;
+    }),
+    targetP99Ms: positiveInt('target-p99-ms', values['target-p99-ms'], 60),
+    connectConcurrency: positiveInt('connect-concurrency', values['connect-concurrency'], 32),
+    readUdp: values['read-udp'] ?? false,
+    pin: values.pin ?? false,
+    stopAfterFail: values['stop-after-fail'] ?? false,
+    json: values.json,
+  };
+}
+
+// -------------------------------------------------------------------------------------------------
+// Children: whatever is running is stopped on every way out.
+
+const liveServers = new Set<ServerProcess>();
+const liveGenerators = new Set<LoadGenChild>();
+const liveProbes = new Set<ProbeSet>();
+
+function killEverythingNow(): void {
+  for (const probes of liveProbes) probes.close();
+  for (const generator of liveGenerators) generator.killNow();
+  for (const server of liveServers) server.killNow();
+}
+
+function log(text: string): void {
+  process.stderr.write(`[bench] ${text}\n`);
+}
+
+function pin(pid: number, cpu: number): void {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore', timeout: 2000 });
+  } catch (error) {
+    log(`could not pin pid ${pid} to CPU ${cpu}: ${(error as Error).message}`);
+  }
+}
+
+function openFileLimit(): number | undefined {
+  try {
+    const match = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!match) return undefined;
+    return match[1] === 'unlimited' ? Infinity : Number(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuModel(): string {
+  try {
+    const match = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (match?.[1]) return match[1].trim();
+  } catch {
+    // Fall back to what Node knows.
+  }
+  return cpus()[0]?.model ?? 'unknown';
+}
+
+// -------------------------------------------------------------------------------------------------
+// One step
+
+async function runStep(options: Options, clients: number): Promise<StepResult> {
+  const result: StepResult = {
+    clients,
+    connected: 0,
+    serverSawClients: 0,
+    connectFailures: 0,
+    connectFailureSamples: [],
+    rampSeconds: 0,
+    windowSeconds: 0,
+    updatesSent: 0,
+    updatesDroppedAtServer: 0,
+    updateSendErrors: 0,
+    serverRxQueueMaxKb: 0,
+    dropped: 0,
+    dropReasons: [],
+    serverDisconnectBroadcasts: 0,
+    slowTicks: [],
+    serverLog: {},
+    probeUdpDrops: 0,
+    held: false,
+  };
+  const lightCount = clients - options.probes;
+  let server: ServerProcess | undefined;
+  let probes: ProbeSet | undefined;
+  let generator: LoadGenChild | undefined;
+  const lag = new LagMonitor(10);
+  try {
+    server = await ServerProcess.start({
+      host: SERVER_HOST,
+      tickIntervalMs: options.tickMs,
+      startTimeoutMs: 10_000,
+      extraSettings: options.serverConfig,
+      ...(options.maxDatagramBytes !== undefined ? { maxDatagramBytes: options.maxDatagramBytes } : {}),
+    });
+    liveServers.add(server);
+    if (options.pin) {
+      pin(server.pid, 0);
+      pin(process.pid, 1);
+    }
+    log(
+      `${clients} clients: server pid ${server.pid} on ${SERVER_HOST}:${server.port}; connecting ${options.probes} probes and ${lightCount} load clients`,
+    );
+
+    const rampStart = performance.now();
+    const rampCpuStart = readCpuSeconds(server.pid);
+    const frontProbes = Math.ceil(options.probes / 2);
+    probes = new ProbeSet({ host: SERVER_HOST, port: server.port, rate: options.rate }, options.targetP99Ms);
+    liveProbes.add(probes);
+    await withTimeout(probes.connect(frontProbes, 'front'), 30_000, 'probes did not connect within 30 s');
+    probes.mark();
+
+    generator = LoadGenChild.start();
+    liveGenerators.add(generator);
+    if (options.pin) pin(generator.pid, 1);
+    const rampTimeoutMs = 30_000 + lightCount * 40;
+    const ready = await generator.request(
+      {
+        type: 'start',
+        host: SERVER_HOST,
+        port: server.port,
+        count: lightCount,
+        rate: options.rate,
+        connectConcurrency: options.connectConcurrency,
+        connectTimeoutMs: 15_000,
+        readUdp: options.readUdp,
+      },
+      'ready',
+      rampTimeoutMs,
+    );
+    result.rampTickInterval = probes.intervals('front');
+    await withTimeout(
+      probes.connect(options.probes - frontProbes, 'back'),
+      30_000,
+      'probes did not connect within 30 s',
+    );
+    result.rampSeconds = (performance.now() - rampStart) / 1000;
+    const rampCpuEnd = readCpuSeconds(server.pid);
+    if (rampCpuStart !== undefined && rampCpuEnd !== undefined) {
+      result.rampServerCpuPercent = ((rampCpuEnd - rampCpuStart) / result.rampSeconds) * 100;
+    }
+    result.connectFailures = ready.failed;
+    result.connectFailureSamples = ready.failures;
+    log(
+      `${clients} clients: ${ready.connected + probes.connected} connected in ${result.rampSeconds.toFixed(1)} s (${ready.failed} failed; bulk updates to load clients ${ready.udpReadMode})`,
+    );
+
+    await sleep(options.warmup * 1000);
+
+    // ---- measurement window
+    // Blocking /proc/net/udp snapshots (drop counters) are taken just outside the window, so that
+    // their cost does not land on the probes' event loop while they measure.
+    const serverEndpoint = { address: SERVER_HOST, port: server.port };
+    const probeEndpoints = probes.udpEndpoints;
+    const udpBefore = readUdpSockets([serverEndpoint, ...probeEndpoints]);
+    await generator.request({ type: 'mark' }, 'marked', 10_000);
+    probes.mark();
+    lag.start();
+    const cpuBefore = readCpuSeconds(server.pid);
+    const windowStart = performance.now();
+    const windowEnd = windowStart + options.seconds * 1000;
+    let rxQueueMax = 0;
+    let peakRssKb = 0;
+    while (performance.now() < windowEnd) {
+      await sleep(Math.min(1000, Math.max(0, windowEnd - performance.now())));
+      const [udp] = await readUdpSocketsAsync([serverEndpoint]);
+      if (udp) rxQueueMax = Math.max(rxQueueMax, udp.rxQueueBytes);
+      const memory = readMemory(server.pid);
+      if (memory) peakRssKb = Math.max(peakRssKb, memory.rssKb);
+      if (!server.running) throw new Error(`the server exited during the measurement: ${server.log.last.join(' | ')}`);
+    }
+    const cpuAfter = readCpuSeconds(server.pid);
+    const windowMs = performance.now() - windowStart;
+    lag.stop();
+    result.tickInterval = probes.intervals();
+    result.tickIntervalFront = probes.intervals('front');
+    result.tickIntervalBack = probes.intervals('back');
+    result.fanOut = probes.fanOut();
+    result.slowTicks = [...probes.slowTickLog];
+    result.latency = probes.latencies.summary();
+    result.probeLag = lag.samples.summary();
+    const probeUpdatesSent = probes.windowUpdatesSent;
+    const report = await generator.request({ type: 'report' }, 'report', 10_000);
+    const udpAfter = readUdpSockets([serverEndpoint, ...probeEndpoints]);
+
+    const { type: _type, ...generatorReport } = report;
+    result.generator = generatorReport;
+    result.windowSeconds = windowMs / 1000;
+    result.connected = report.activeClients + probes.connected;
+    result.serverSawClients = probes.lastTickSize;
+    result.updatesSent = report.updatesSent + probeUpdatesSent;
+    result.updateSendErrors = report.sendErrors;
+    result.updatesDroppedAtServer = dropsBetween(udpBefore.slice(0, 1), udpAfter.slice(0, 1));
+    result.serverRxQueueMaxKb = rxQueueMax / 1024;
+    if (cpuBefore !== undefined && cpuAfter !== undefined)
+      result.serverCpuPercent = ((cpuAfter - cpuBefore) / (windowMs / 1000)) * 100;
+    const memory = readMemory(server.pid);
+    result.serverRssMb = memory ? memory.rssKb / 1024 : undefined;
+    result.serverPeakRssMb = Math.max(peakRssKb, memory?.peakRssKb ?? 0) / 1024;
+    result.probeUdpDrops = dropsBetween(udpBefore.slice(1), udpAfter.slice(1));
+    result.dropped = report.droppedTotal + probes.probesClosed;
+    result.dropReasons = report.dropReasons;
+    result.serverDisconnectBroadcasts = probes.departedTotal;
+  } catch (error) {
+    result.error = (error as Error).message;
+    log(`${clients} clients: ${result.error}`);
+  } finally {
+    lag.stop();
+    // Stop traffic, then the server (by PID), then the generator's and probes' sockets.
+    probes?.quiesce();
+    if (generator?.running) {
+      try {
+        await generator.request({ type: 'quiesce' }, 'quiesced', 5000);
+      } catch {
+        // It is stopped below either way.
+      }
+    }
+    if (server !== undefined) {
+      await server.stop();
+      liveServers.delete(server);
+      result.serverLog = Object.fromEntries(server.log.byMessage);
+    }
+    probes?.close();
+    if (probes) liveProbes.delete(probes);
+    if (generator !== undefined) {
+      await generator.stop();
+      liveGenerators.delete(generator);
+    }
+  }
+  result.held =
+    result.error === undefined &&
+    result.connected === clients &&
+    result.connectFailures === 0 &&
+    result.dropped === 0 &&
+    result.serverDisconnectBroadcasts === 0 &&
+    result.tickInterval !== undefined &&
+    result.tickInterval.p99 <= options.targetP99Ms;
+  return result;
+}
+
+/** Datagrams the kernel dropped on these sockets between two readings (NaN if unreadable). */
+function dropsBetween(before: Array<UdpSocketInfo | undefined>, after: Array<UdpSocketInfo | undefined>): number {
+  let total = 0;
+  for (let i = 0; i < before.length; i++) {
+    const a = before[i];
+    const b = after[i];
+    if (a === undefined || b === undefined) return NaN;
+    total += Math.max(0, b.drops - a.drops);
+  }
+  return total;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Output
+
+function fixed(value: number | undefined, digits = 1): string {
+  return value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits);
+}
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padStart(widths[column]!)).join(' | ')} |`;
+  return [line(headers), `|${widths.map((width) => '-'.repeat(width + 1) + ':').join('|')}|`, ...rows.map(line)].join(
+    '\n',
+  );
+}
+
+function resultsTable(results: StepResult[]): string {
+  const headers = [
+    'clients',
+    'connected',
+    'ramp s',
+    'tick p50 ms',
+    'tick p99 ms',
+    'tick max ms',
+    'latency p50 ms',
+    'latency p99 ms',
+    'updates lost',
+    'server CPU %',
+    'server RSS MB',
+    'dropped/failed',
+    'held',
+  ];
+  const rows = results.map((r) => [
+    String(r.clients),
+    r.error !== undefined && r.connected === 0 ? 'error' : String(r.connected),
+    fixed(r.rampSeconds),
+    fixed(r.tickInterval?.p50),
+    fixed(r.tickInterval?.p99),
+    fixed(r.tickInterval?.max),
+    fixed(r.latency?.p50),
+    fixed(r.latency?.p99),
+    r.updatesSent > 0 ? `${fixed(((r.updatesDroppedAtServer + r.updateSendErrors) / r.updatesSent) * 100, 2)} %` : '–',
+    fixed(r.serverCpuPercent, 0),
+    fixed(r.serverRssMb, 0),
+    String(r.dropped + r.connectFailures),
+    r.held ? 'yes' : 'NO',
+  ]);
+  return table(headers, rows);
+}
+
+function healthTable(results: StepResult[]): string {
+  const headers = [
+    'clients',
+    'gen sent/target',
+    'gen missed',
+    'gen send late p99 ms',
+    'gen loop lag p99/max ms',
+    'gen CPU %',
+    'tick fan-out p50/p99 ms',
+    'probe loop lag p99/max ms',
+    'probe UDP drops',
+    'server UDP rx queue max KB',
+    'server CPU % in ramp',
+    'tick p99/max in ramp ms',
+  ];
+  const rows = results.map((r) => {
+    const g = r.generator;
+    return [
+      String(r.clients),
+      g
+        ? `${g.updatesSent}/${g.updatesTarget} (${fixed((g.updatesSent / Math.max(1, g.updatesTarget)) * 100, 1)} %)`
+        : '–',
+      g ? String(g.updatesMissed) : '–',
+      fixed(g?.sendLateness?.p99),
+      g ? `${fixed(g.eventLoopLag?.p99)}/${fixed(g.eventLoopLag?.max)}` : '–',
+      fixed(g?.cpuPercent, 0),
+      r.fanOut ? `${fixed(r.fanOut.p50)}/${fixed(r.fanOut.p99)}` : '–',
+      r.probeLag ? `${fixed(r.probeLag.p99)}/${fixed(r.probeLag.max)}` : '–',
+      String(r.probeUdpDrops),
+      fixed(r.serverRxQueueMaxKb, 0),
+      fixed(r.rampServerCpuPercent, 0),
+      r.rampTickInterval ? `${fixed(r.rampTickInterval.p99)}/${fixed(r.rampTickInterval.max)}` : '–',
+    ];
+  });
+  return table(headers, rows);
+}
+
+// -------------------------------------------------------------------------------------------------
+
+async function main(args: string[]): Promise<number> {
+  let options: Options | undefined;
+  try {
+    options = readOptions(args);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`bench: ${error.message}\nRun with --help for usage.`);
+      return 2;
+    }
+    throw error;
+  }
+  if (options === undefined) {
+    console.log(USAGE);
+    return 0;
+  }
+
+  const largest = Math.max(...options.clients);
+  const limit = openFileLimit();
+  // The generator holds a TCP and a UDP socket per client; the server a TCP socket per client.
+  const descriptorsNeeded = 2 * largest + 64;
+  log(
+    `machine: ${cpus().length} CPUs (${cpuModel()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`,
+  );
+  log(
+    `open-file limit ${limit ?? 'unknown'}; the largest step needs about ${descriptorsNeeded} in the load generator and ${largest + 32} in the server`,
+  );
+  if (limit !== undefined && limit < descriptorsNeeded) {
+    console.error(
+      `bench: the open-file limit (${limit}) is too low for ${largest} clients; raise it (ulimit -n ${descriptorsNeeded}) or use fewer clients`,
+    );
+    return 1;
+  }
+
+  // A hard ceiling for the whole run: every step's own waits are bounded, this catches the rest.
+  const budgetMs = options.clients.reduce(
+    (total, n) => total + 10_000 + 30_000 + 30_000 + n * 40 + (options.warmup + options.seconds) * 1000 + 40_000,
+    60_000,
+  );
+  const watchdog = setTimeout(() => {
+    console.error(`bench: still running after ${Math.round(budgetMs / 1000)} s; stopping everything`);
+    killEverythingNow();
+    process.exit(1);
+  }, budgetMs);
+  watchdog.unref();
+
+  log(
+    `steps ${options.clients.join(', ')}; ${options.warmup} s warm-up + ${options.seconds} s measured each; ` +
+      `${options.rate} updates/s per client; server tick ${options.tickMs} ms` +
+      (options.serverConfig.length > 0 ? `; server settings ${options.serverConfig.join(', ')}` : ''),
+  );
+  const results: StepResult[] = [];
+  for (const clients of options.clients) {
+    const result = await runStep(options, clients);
+    results.push(result);
+    log(
+      `${clients} clients: tick p99 ${fixed(result.tickInterval?.p99)} ms, latency p99 ${fixed(result.latency?.p99)} ms, ` +
+        `server CPU ${fixed(result.serverCpuPercent, 0)} %, dropped ${result.dropped} → ${result.held ? 'held' : 'did NOT hold'}`,
+    );
+    if (!result.held && options.stopAfterFail) break;
+    await sleep(1000);
+  }
+  clearTimeout(watchdog);
+
+  console.log('');
+  console.log(resultsTable(results));
+  console.log('');
+  console.log('Load generator and measurement health:');
+  console.log(healthTable(results));
+  for (const result of results) {
+    const notes: string[] = [];
+    if (result.error) notes.push(`error: ${result.error}`);
+    if (result.connectFailures > 0)
+      notes.push(
+        `${result.connectFailures} could not connect (${result.connectFailureSamples.slice(0, 3).join('; ')})`,
+      );
+    if (result.dropReasons.length > 0) notes.push(`drops seen by the generator: ${result.dropReasons.join(', ')}`);
+    if (result.serverDisconnectBroadcasts > 0)
+      notes.push(`server announced ${result.serverDisconnectBroadcasts} departures`);
+    if (result.serverSawClients !== 0 && result.serverSawClients !== result.connected)
+      notes.push(`last bulk update listed ${result.serverSawClients} clients`);
+    const serverLog = Object.entries(result.serverLog);
+    if (serverLog.length > 0)
+      notes.push(`server log: ${serverLog.map(([message, n]) => `${n}× ${message}`).join(', ')}`);
+    if (notes.length > 0) console.log(`  ${result.clients}: ${notes.join('; ')}`);
+  }
+  const held = results.filter((result) => result.held).map((result) => result.clients);
+  const best = held.length > 0 ? Math.max(...held) : undefined;
+  console.log('');
+  console.log(
+    `Largest N that held the target (tick interval p99 ≤ ${options.targetP99Ms} ms, no client dropped): ` +
+      (best === undefined ? 'none of the steps' : String(best)),
+  );
+  if (options.json !== undefined) {
+    writeFileSync(
+      options.json,
+      JSON.stringify(
+        {
+          machine: { cpus: cpus().length, model: cpuModel(), memoryBytes: totalmem(), node: process.version },
+          options,
+          results,
+          largestHeld: best ?? null,
+        },
+        null,
+        2,
+      ),
+    );
+  }
+  // A step that did not hold is a result; a step that could not run is a failure of the run.
+  return results.some((result) => result.error !== undefined) ? 1 : 0;
+}
+
+process.on('exit', killEverythingNow);
+for (const name of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(name, () => {
+    log(`${name}: stopping the server and the load generator`);
+    killEverythingNow();
+    process.exit(130);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error('bench: unexpected error:', error);
+    killEverythingNow();
+    process.exit(1);
+  },
+);

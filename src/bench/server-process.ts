@@ -1,0 +1,217 @@
+/**
+ * Starting and stopping the ghost server under test as a child process (`node dist/index.js`)
+ * with a temporary config, and reading what it prints. Only the child started here is ever
+ * signalled, by its PID.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as connectTcp } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sleep } from './stats.js';
+
+export interface ServerOptions {
+  host: string;
+  tickIntervalMs: number;
+  maxDatagramBytes?: number;
+  /** More settings as "section.key=value" (value in TOML syntax). */
+  extraSettings?: string[];
+  startTimeoutMs: number;
+}
+
+/** What the server logged (warn and above) that the benchmark tallies. */
+export interface ServerLogTally {
+  lines: number;
+  byMessage: Map<string, number>;
+  last: string[];
+}
+
+export class ServerProcess {
+  private exited = false;
+  exitCode: number | null = null;
+  readonly log: ServerLogTally = { lines: 0, byMessage: new Map(), last: [] };
+  private readonly exitPromise: Promise<void>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly pid: number,
+    readonly port: number,
+    private readonly dir: string,
+  ) {
+    this.exitPromise = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exited = true;
+        this.exitCode = code ?? (signal !== null ? 128 : null);
+        resolve();
+      });
+    });
+    let pending = '';
+    const onOutput = (chunk: Buffer) => {
+      pending += chunk.toString('utf8');
+      let newline: number;
+      while ((newline = pending.indexOf('\n')) >= 0) {
+        this.onLine(pending.slice(0, newline));
+        pending = pending.slice(newline + 1);
+      }
+      if (pending.length > 64 * 1024) pending = '';
+    };
+    child.stdout?.on('data', onOutput);
+    child.stderr?.on('data', onOutput);
+  }
+
+  private onLine(line: string): void {
+    if (line.trim() === '') return;
+    this.log.lines++;
+    let key = line.slice(0, 80);
+    try {
+      const entry = JSON.parse(line) as { msg?: string; reason?: string; violation?: string };
+      key = [entry.msg, entry.reason ?? entry.violation].filter((part) => part !== undefined).join(': ');
+    } catch {
+      // Not a JSON log line (e.g. a crash on stderr): tally it by its start.
+    }
+    this.log.byMessage.set(key, (this.log.byMessage.get(key) ?? 0) + 1);
+    this.log.last.push(line.slice(0, 400));
+    if (this.log.last.length > 20) this.log.last.shift();
+  }
+
+  get running(): boolean {
+    return !this.exited;
+  }
+
+  static async start(options: ServerOptions): Promise<ServerProcess> {
+    let lastError: Error | undefined;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const port = await findFreePort(options.host);
+      const dir = mkdtempSync(join(tmpdir(), 'ghosting-bench-'));
+      const configPath = join(dir, 'bench.toml');
+      writeFileSync(configPath, configText(options));
+      const entry = fileURLToPath(new URL('../index.js', import.meta.url));
+      // BENCH_SERVER_NODE_ARGS passes node flags to the server only, e.g. "--cpu-prof".
+      const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+      const child = spawn(process.execPath, [...nodeArgs, entry, '--port', String(port), '--config', configPath], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      if (child.pid === undefined) {
+        rmSync(dir, { recursive: true, force: true });
+        throw new Error('could not start the server process');
+      }
+      const server = new ServerProcess(child, child.pid, port, dir);
+      try {
+        await server.waitUntilListening(options.host, options.startTimeoutMs);
+        return server;
+      } catch (error) {
+        lastError = error as Error;
+        await server.stop();
+        // Status 2 is a bad command line or config: trying another port will not help.
+        if (server.exitCode === 2) break;
+      }
+    }
+    throw lastError ?? new Error('could not start the server');
+  }
+
+  private async waitUntilListening(host: string, timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      if (this.exited) throw new Error(`server exited with status ${this.exitCode}: ${this.log.last.join(' | ')}`);
+      if (await canConnect(host, this.port, 500)) return;
+      await sleep(100);
+    }
+    throw new Error(`server did not accept connections within ${timeoutMs} ms`);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`; always removes the temp config. */
+  async stop(graceMs = 6000): Promise<void> {
+    try {
+      if (!this.exited) {
+        signal(this.pid, 'SIGTERM');
+        await Promise.race([this.exitPromise, sleep(graceMs)]);
+      }
+      if (!this.exited) {
+        signal(this.pid, 'SIGKILL');
+        await Promise.race([this.exitPromise, sleep(3000)]);
+      }
+    } finally {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Last-resort synchronous kill (process 'exit' handler). */
+  killNow(): void {
+    if (!this.exited) signal(this.pid, 'SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // Already gone.
+  }
+}
+
+function configText(options: ServerOptions): string {
+  const sections = new Map<string, string[]>([
+    ['server', [`hostname = "${options.host}"`]],
+    ['timing', [`tick_interval_ms = ${options.tickIntervalMs}`]],
+    ['limits', []],
+    ['logging', ['level = "warn"', 'console = true', 'file = false']],
+  ]);
+  if (options.maxDatagramBytes !== undefined)
+    sections.get('limits')!.push(`max_datagram_bytes = ${options.maxDatagramBytes}`);
+  for (const setting of options.extraSettings ?? []) {
+    const dot = setting.indexOf('.');
+    const section = setting.slice(0, dot);
+    const [key, ...value] = setting.slice(dot + 1).split('=');
+    const lines = sections.get(section) ?? [];
+    sections.set(section, lines);
+    // A later setting of the same key replaces the default written above.
+    const existing = lines.findIndex((line) => line.startsWith(`${key} =`));
+    if (existing >= 0) lines.splice(existing, 1);
+    lines.push(`${key} = ${value.join('=')}`);
+  }
+  const text = ['# Written by the benchmark (src/bench); removed when the step ends.'];
+  for (const [section, lines] of sections) if (lines.length > 0) text.push('', `[${section}]`, ...lines);
+  return text.join('\n') + '\n';
+}
+
+function canConnect(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connectTcp({ host, port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    // The server closes a socket that sends nothing within its handshake timeout; we close first.
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** A port free for both TCP and UDP on `host` (the server needs both). */
+export async function findFreePort(host: string): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen({ port: 0, host, exclusive: true }, () => {
+        const bound = (server.address() as { port: number }).port;
+        server.close(() => resolve(bound));
+      });
+    });
+    const udpFree = await new Promise<boolean>((resolve) => {
+      const socket = createSocket('udp4');
+      socket.once('error', () => {
+        socket.close();
+        resolve(false);
+      });
+      socket.bind(port, host, () => socket.close(() => resolve(true)));
+    });
+    if (udpFree) return port;
+  }
+  throw new Error('no free port found for TCP and UDP');
+}
