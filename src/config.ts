@@ -37,10 +37,15 @@ const limitsSection = z.strictObject({
 });
 
 const countdownSection = z.strictObject({
-  delay: int(1, 60).default(3),
+  delay: int(1, 3600).default(3),
+  max_delay: int(1, 3600).default(60),
   pre_commands: z.string().default(''),
   post_commands: z.string().default(''),
   refuse_new_players: z.boolean().default(true),
+});
+
+const databaseSection = z.strictObject({
+  path: z.string().min(1).default('data/ghosting.db'),
 });
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'critical'] as const;
@@ -59,6 +64,7 @@ const configSchema = z.strictObject({
   limits: limitsSection.default(limitsSection.parse({})),
   countdown: countdownSection.default(countdownSection.parse({})),
   logging: loggingSection.default(loggingSection.parse({})),
+  database: databaseSection.default(databaseSection.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -67,6 +73,7 @@ export type TimingSettings = Config['timing'];
 export type LimitSettings = Config['limits'];
 export type CountdownSettings = Config['countdown'];
 export type LoggingSettings = Config['logging'];
+export type DatabaseSettings = Config['database'];
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -133,6 +140,11 @@ export function parseConfig(data: unknown, source = 'config'): Config {
     const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
     throw new ConfigError(`${source}: ${explain(issue, data)}${more}`);
   }
+  const { delay, max_delay: maxDelay } = result.data.countdown;
+  if (delay > maxDelay)
+    throw new ConfigError(
+      `${source}: [countdown] delay: expected at most max_delay (${maxDelay}), got number ${delay}`,
+    );
   return result.data;
 }
 

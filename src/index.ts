@@ -8,9 +8,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { createApp, type App } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { startConsole } from './console.js';
+import { DatabaseError } from './db/database.js';
 import { createLogger } from './logger.js';
-import { GhostServer, ServerStartError } from './ghost/server.js';
+import { ServerStartError } from './ghost/server.js';
 
 const USAGE = `Usage: ghosting [options]
 
@@ -19,6 +22,7 @@ A ghost server for SourceAutoRecord (Portal 2).
 Options:
   -c, --config <path>  config file (default: ./config.toml if it exists, else built-in defaults)
   -p, --port <port>    TCP and UDP port, overriding [server] port
+      --no-cli         do not read commands from standard input
   -h, --help           show this help
   -v, --version        show the version`;
 
@@ -28,6 +32,7 @@ interface Invocation {
   configPath: string;
   configRequired: boolean;
   port?: number;
+  console: boolean;
   help: boolean;
   version: boolean;
 }
@@ -40,6 +45,7 @@ function readInvocation(args: string[]): Invocation {
       options: {
         config: { type: 'string', short: 'c' },
         port: { type: 'string', short: 'p' },
+        'no-cli': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -61,6 +67,7 @@ function readInvocation(args: string[]): Invocation {
     configPath: values.config ?? 'config.toml',
     configRequired: values.config !== undefined,
     ...(port !== undefined ? { port } : {}),
+    console: !(values['no-cli'] ?? false),
     help: values.help ?? false,
     version: values.version ?? false,
   };
@@ -98,7 +105,6 @@ async function main(args: string[]): Promise<number> {
 
   const { logger, flush } = createLogger(config.logging);
   logger.info({ version: packageVersion(), config: loadedFrom ?? '(built-in defaults)' }, 'ghosting starting');
-  const server = new GhostServer({ config, logger });
 
   process.on('uncaughtException', (error) => {
     logger.fatal({ err: error }, 'unexpected error; stopping');
@@ -106,10 +112,14 @@ async function main(args: string[]): Promise<number> {
     process.exit(1);
   });
 
+  let shutDown: (reason: string) => void = () => {};
+  let app: App;
   try {
-    await server.start();
+    app = createApp({ config, logger, requestStop: (reason) => shutDown(reason) });
+    logger.info({ path: app.store.path }, 'database open');
+    await app.start();
   } catch (error) {
-    if (error instanceof ServerStartError) {
+    if (error instanceof ServerStartError || error instanceof DatabaseError) {
       logger.fatal(error.message);
       flush();
       console.error(`ghosting: ${error.message}`);
@@ -119,16 +129,12 @@ async function main(args: string[]): Promise<number> {
   }
 
   return new Promise<number>((resolve) => {
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signalled) {
-        logger.warn({ signal }, 'second signal: exiting without waiting');
-        flush();
-        process.exit(1);
-      }
-      signalled = true;
-      logger.info({ signal }, 'shutting down');
-      server.stop(signal).then(
+    let stopping = false;
+    shutDown = (reason) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ reason }, 'shutting down');
+      app.stop(reason).then(
         () => {
           flush();
           resolve(0);
@@ -140,8 +146,24 @@ async function main(args: string[]): Promise<number> {
         },
       );
     };
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without waiting');
+        flush();
+        process.exit(1);
+      }
+      shutDown(signal);
+    };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    if (invocation.console) {
+      // The console keeps running the server after its input ends (a pipe, or /dev/null).
+      startConsole(app.commands, {
+        input: process.stdin,
+        output: process.stdout,
+        prompt: process.stdin.isTTY === true,
+      });
+    }
   });
 }
 

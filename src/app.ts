@@ -1,0 +1,81 @@
+/**
+ * Puts the pieces together: the database, the ghost server with bans and the whitelist enforced
+ * at connect time, and the admin command registry with its audit log. The command-line entry
+ * point uses this; so can code that embeds the server.
+ */
+import type { Config } from './config.js';
+import { createAdminRegistry, describeAudit } from './commands/index.js';
+import type { AdminContext, CountdownSettings } from './commands/context.js';
+import type { CommandRegistry } from './commands/registry.js';
+import { openDatabase, type Store } from './db/database.js';
+import { silentLogger, type Logger } from './logger.js';
+import { GhostServer } from './ghost/server.js';
+
+export interface App {
+  readonly server: GhostServer;
+  readonly store: Store;
+  readonly commands: CommandRegistry<AdminContext>;
+  readonly countdown: CountdownSettings;
+  start(): Promise<void>;
+  /** Stops the server, then closes the database. Safe to call more than once. */
+  stop(reason: string): Promise<void>;
+}
+
+export interface AppOptions {
+  config: Config;
+  logger?: Logger;
+  /** What the `stop` command does; by default it stops this app. */
+  requestStop?: (reason: string) => void;
+}
+
+/** Opens the database (throws DatabaseError if it cannot) and wires everything up. */
+export function createApp(options: AppOptions): App {
+  const { config } = options;
+  const logger = options.logger ?? silentLogger();
+  const store = openDatabase(config.database.path);
+  const server = new GhostServer({ config, logger });
+  const log = logger.child({ module: 'admin' });
+
+  server.addAdmissionCheck((request, address) => {
+    const ban = store.bans.findActive(address, request.name);
+    if (ban !== undefined) return ban.reason ? `banned: ${ban.reason}` : 'banned';
+    if (!store.whitelist.allows(request.name, address)) return 'not whitelisted';
+    return undefined;
+  });
+
+  const countdown: CountdownSettings = {
+    delay: config.countdown.delay,
+    preCommands: config.countdown.pre_commands,
+    postCommands: config.countdown.post_commands,
+    maxDelay: config.countdown.max_delay,
+  };
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= server.stop(reason).finally(() => store.close());
+    return stopping;
+  };
+
+  const context: AdminContext = {
+    server,
+    store,
+    countdown,
+    requestStop: options.requestStop ?? ((reason) => void stop(reason)),
+  };
+  const commands = createAdminRegistry(context, {
+    audit(entry) {
+      const action = describeAudit(entry);
+      log.info({ actor: entry.invoker.name, source: entry.invoker.source, action }, 'admin action');
+      store.audit.record({
+        actor: entry.invoker.name,
+        source: entry.invoker.source,
+        action,
+        detail: entry.result.text,
+      });
+    },
+    onError(command, error) {
+      log.error({ err: error, command }, 'command failed');
+    },
+  });
+  return { server, store, countdown, commands, start: () => server.start(), stop };
+}

@@ -1,0 +1,33 @@
+/**
+ * What admin commands act on. Commands change the server only through these objects — the same
+ * methods the network code uses — so a kick from the console, Discord or a plugin behaves like
+ * any other departure (DISCONNECT broadcast once, logged, event emitted).
+ */
+import type { Store } from '../db/database.js';
+import type { ClientInfo } from '../events.js';
+import type { GhostServer } from '../ghost/server.js';
+import type { CommandRegistry } from './registry.js';
+
+/** The countdown the next `countdown start` will use; starts from `[countdown]` in config.toml. */
+export interface CountdownSettings {
+  delay: number;
+  preCommands: string;
+  postCommands: string;
+  /** Longest countdown the commands accept, in seconds. */
+  maxDelay: number;
+}
+
+export interface AdminContext {
+  server: GhostServer;
+  store: Store;
+  countdown: CountdownSettings;
+  /** Stops the whole process (the `stop` / `exit` commands). */
+  requestStop(reason: string): void;
+  /** The registry these commands live in (for `help`); set once it exists. */
+  commands?: CommandRegistry<AdminContext>;
+}
+
+export function describeClient(client: ClientInfo): string {
+  const flags = [client.spectator ? 'spectator' : '', client.tcpOnly ? 'tcp-only' : ''].filter(Boolean).join(', ');
+  return `#${client.id} ${client.name} (${client.address}) on ${client.map || 'the menu'}${flags ? ` [${flags}]` : ''}`;
+}

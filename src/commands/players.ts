@@ -1,0 +1,294 @@
+/**
+ * Commands about who is on the server: list, kick, ban, unban and the whitelist, in both
+ * GhostServer generations (`kick name X` and `disconnect X`, `ban id 3` and `ban_id 3`).
+ *
+ * Acting by name or id touches exactly those clients; only an explicit `... ip <address>` acts
+ * on an address, because players behind one NAT or at one LAN party share it. For the same
+ * reason a ban by name or id stores the name, not the address.
+ */
+import { isIP } from 'node:net';
+import type { ClientInfo } from '../events.js';
+import { describeClient, type AdminContext } from './context.js';
+import { fail, ok, type CommandDefinition, type CommandResult, type Invoker } from './registry.js';
+
+type Definition = CommandDefinition<AdminContext>;
+type Target = { by: 'name' | 'id' | 'ip'; value: string | number };
+
+const REASON = { name: 'reason', type: 'rest', optional: true } as const;
+
+/** The connected clients a target names, or a failure saying why there are none. */
+function findTargets(context: AdminContext, target: Target): ClientInfo[] | CommandResult {
+  const clients = context.server.listClients();
+  switch (target.by) {
+    case 'id': {
+      const client = context.server.getClient(Number(target.value));
+      return client ? [client] : fail(`no client with id ${target.value}`);
+    }
+    case 'name': {
+      const named = clients.filter((client) => client.name === target.value);
+      return named.length > 0 ? named : fail(`no client named "${target.value}"`);
+    }
+    case 'ip': {
+      if (isIP(String(target.value)) === 0) return fail(`"${target.value}" is not an IP address`);
+      const atAddress = clients.filter((client) => client.address === target.value);
+      return atAddress.length > 0 ? atAddress : fail(`no client connected from ${target.value}`);
+    }
+  }
+}
+
+function kick(context: AdminContext, target: Target, reason: string | undefined): CommandResult {
+  const targets = findTargets(context, target);
+  if (!Array.isArray(targets)) return targets;
+  for (const client of targets) context.server.kick(client.id, reason ? `kicked: ${reason}` : 'kicked');
+  return ok(`Kicked ${targets.map((client) => `${client.name} (#${client.id})`).join(', ')}`, { kicked: targets });
+}
+
+function ban(context: AdminContext, target: Target, reason: string | undefined, invoker: Invoker): CommandResult {
+  let banned: { ip?: string; name?: string };
+  let targets: ClientInfo[] = [];
+  if (target.by === 'ip') {
+    const ip = String(target.value);
+    if (isIP(ip) === 0) return fail(`"${ip}" is not an IP address`);
+    banned = { ip };
+    targets = context.server.listClients().filter((client) => client.address === ip);
+  } else if (target.by === 'id') {
+    const found = findTargets(context, target);
+    if (!Array.isArray(found)) return found;
+    targets = found;
+    banned = { name: found[0]!.name };
+  } else {
+    banned = { name: String(target.value) };
+    targets = context.server.listClients().filter((client) => client.name === banned.name);
+  }
+  const record = context.store.bans.add({
+    ...banned,
+    ...(reason !== undefined ? { reason } : {}),
+    createdBy: `${invoker.source}:${invoker.name}`,
+  });
+  for (const client of targets) context.server.kick(client.id, reason ? `banned: ${reason}` : 'banned');
+  const what = banned.ip !== undefined ? `address ${banned.ip}` : `name "${banned.name}"`;
+  const kicked =
+    targets.length > 0 ? `; kicked ${targets.map((client) => `${client.name} (#${client.id})`).join(', ')}` : '';
+  return ok(`Banned ${what}${reason ? ` (${reason})` : ''}${kicked}`, { ban: record, kicked: targets });
+}
+
+export const playerCommands: Definition[] = [
+  {
+    name: 'list',
+    summary: 'List connected clients: id, name, address, map',
+    permission: 'moderator',
+    run(context) {
+      const clients = context.server.listClients();
+      if (clients.length === 0) return ok('No clients connected.', { clients });
+      const lines = clients.map(describeClient);
+      return ok(`${clients.length} client${clients.length === 1 ? '' : 's'}:\n${lines.join('\n')}`, { clients });
+    },
+  },
+
+  // --- kick ---------------------------------------------------------------------------------
+  {
+    name: 'kick name',
+    summary: 'Disconnect every client with this exact name (quote names with spaces)',
+    arguments: [{ name: 'name', type: 'word' }, REASON],
+    permission: 'moderator',
+    mutates: true,
+    run: (context, args) => kick(context, { by: 'name', value: String(args.name) }, args.reason as string | undefined),
+  },
+  {
+    name: 'kick id',
+    summary: 'Disconnect the client with this id',
+    arguments: [{ name: 'id', type: 'integer', min: 1 }, REASON],
+    permission: 'moderator',
+    mutates: true,
+    run: (context, args) => kick(context, { by: 'id', value: Number(args.id) }, args.reason as string | undefined),
+  },
+  {
+    name: 'kick ip',
+    summary: 'Disconnect every client connected from this IP address',
+    arguments: [{ name: 'ip', type: 'word' }, REASON],
+    permission: 'moderator',
+    mutates: true,
+    run: (context, args) => kick(context, { by: 'ip', value: String(args.ip) }, args.reason as string | undefined),
+  },
+  {
+    name: 'disconnect',
+    summary: 'Disconnect every client with this name (same as kick name)',
+    arguments: [{ name: 'name', type: 'rest' }],
+    permission: 'moderator',
+    legacy: true,
+    mutates: true,
+    run: (context, args) => kick(context, { by: 'name', value: String(args.name) }, undefined),
+  },
+  {
+    name: 'disconnect_id',
+    summary: 'Disconnect the client with this id (same as kick id)',
+    arguments: [{ name: 'id', type: 'integer', min: 1 }],
+    permission: 'moderator',
+    legacy: true,
+    mutates: true,
+    run: (context, args) => kick(context, { by: 'id', value: Number(args.id) }, undefined),
+  },
+
+  // --- ban ----------------------------------------------------------------------------------
+  {
+    name: 'ban name',
+    summary: 'Ban a player name (kicks anyone using it now); survives restarts',
+    arguments: [{ name: 'name', type: 'word' }, REASON],
+    permission: 'admin',
+    mutates: true,
+    run: (context, args, invoker) =>
+      ban(context, { by: 'name', value: String(args.name) }, args.reason as string | undefined, invoker),
+  },
+  {
+    name: 'ban id',
+    summary: "Ban a connected client's name and kick it",
+    arguments: [{ name: 'id', type: 'integer', min: 1 }, REASON],
+    permission: 'admin',
+    mutates: true,
+    run: (context, args, invoker) =>
+      ban(context, { by: 'id', value: Number(args.id) }, args.reason as string | undefined, invoker),
+  },
+  {
+    name: 'ban ip',
+    summary: 'Ban an IP address (kicks every client from it)',
+    arguments: [{ name: 'ip', type: 'word' }, REASON],
+    permission: 'admin',
+    mutates: true,
+    run: (context, args, invoker) =>
+      ban(context, { by: 'ip', value: String(args.ip) }, args.reason as string | undefined, invoker),
+  },
+  {
+    name: 'ban list',
+    summary: 'List active bans',
+    permission: 'moderator',
+    run(context) {
+      const bans = context.store.bans.list();
+      if (bans.length === 0) return ok('No bans.', { bans });
+      const lines = bans.map((entry) => {
+        const what = [entry.name !== null ? `name "${entry.name}"` : '', entry.ip !== null ? `ip ${entry.ip}` : '']
+          .filter(Boolean)
+          .join(', ');
+        const until = entry.expiresAt ? `, until ${entry.expiresAt.toISOString()}` : '';
+        return `${what}${entry.reason ? ` — ${entry.reason}` : ''} (by ${entry.createdBy}, ${entry.createdAt.toISOString()}${until})`;
+      });
+      return ok(`${bans.length} ban${bans.length === 1 ? '' : 's'}:\n${lines.join('\n')}`, { bans });
+    },
+  },
+  {
+    name: 'ban',
+    summary: 'Ban a player name (same as ban name)',
+    arguments: [{ name: 'name', type: 'rest' }],
+    permission: 'admin',
+    legacy: true,
+    mutates: true,
+    run: (context, args, invoker) => ban(context, { by: 'name', value: String(args.name) }, undefined, invoker),
+  },
+  {
+    name: 'ban_id',
+    summary: "Ban a connected client's name and kick it (same as ban id)",
+    arguments: [{ name: 'id', type: 'integer', min: 1 }],
+    permission: 'admin',
+    legacy: true,
+    mutates: true,
+    run: (context, args, invoker) => ban(context, { by: 'id', value: Number(args.id) }, undefined, invoker),
+  },
+  {
+    name: 'unban',
+    summary: 'Lift the bans on an IP address or a player name',
+    arguments: [{ name: 'ip or name', type: 'rest' }],
+    permission: 'admin',
+    mutates: true,
+    run(context, args) {
+      const value = String(args['ip or name']);
+      const removed = isIP(value) !== 0 ? context.store.bans.removeByIp(value) : context.store.bans.removeByName(value);
+      return removed > 0 ? ok(`Unbanned ${value}`, { removed }) : fail(`no active ban for "${value}"`);
+    },
+  },
+
+  // --- whitelist ----------------------------------------------------------------------------
+  {
+    name: 'whitelist on',
+    summary: 'Only let whitelisted names and addresses connect',
+    permission: 'admin',
+    mutates: true,
+    run(context) {
+      context.store.whitelist.setEnabled(true);
+      return ok('Whitelist on: only listed names and addresses may connect.');
+    },
+  },
+  {
+    name: 'whitelist off',
+    summary: 'Let anyone connect (bans still apply)',
+    permission: 'admin',
+    mutates: true,
+    run(context) {
+      context.store.whitelist.setEnabled(false);
+      return ok('Whitelist off.');
+    },
+  },
+  {
+    name: 'whitelist kick',
+    summary: 'Disconnect every connected client that is not on the whitelist',
+    permission: 'admin',
+    mutates: true,
+    run(context) {
+      // Acts on the list even while the whitelist is off: that is what the operator asked for.
+      const entries = context.store.whitelist.list();
+      const listed = (client: ClientInfo) =>
+        entries.some((entry) => (entry.kind === 'name' ? entry.value === client.name : entry.value === client.address));
+      const outsiders = context.server.listClients().filter((client) => !listed(client));
+      for (const client of outsiders) context.server.kick(client.id, 'not whitelisted');
+      return outsiders.length > 0
+        ? ok(`Kicked ${outsiders.map((client) => `${client.name} (#${client.id})`).join(', ')}`, { kicked: outsiders })
+        : ok('Everyone connected is on the whitelist.', { kicked: [] });
+    },
+  },
+  {
+    name: 'whitelist add',
+    summary: 'Add a name or an IP address to the whitelist',
+    arguments: [
+      { name: 'kind', type: 'word', choices: ['name', 'ip'] },
+      { name: 'value', type: 'rest' },
+    ],
+    permission: 'admin',
+    mutates: true,
+    run(context, args, invoker) {
+      const kind = args.kind as 'name' | 'ip';
+      const value = String(args.value);
+      if (kind === 'ip' && isIP(value) === 0) return fail(`"${value}" is not an IP address`);
+      const added = context.store.whitelist.add(kind, value, `${invoker.source}:${invoker.name}`);
+      return added
+        ? ok(`Added ${kind} ${value} to the whitelist`)
+        : fail(`${kind} ${value} is already on the whitelist`);
+    },
+  },
+  {
+    name: 'whitelist remove',
+    summary: 'Remove a name or an IP address from the whitelist',
+    arguments: [
+      { name: 'kind', type: 'word', choices: ['name', 'ip'] },
+      { name: 'value', type: 'rest' },
+    ],
+    permission: 'admin',
+    mutates: true,
+    run(context, args) {
+      const kind = args.kind as 'name' | 'ip';
+      const value = String(args.value);
+      return context.store.whitelist.remove(kind, value)
+        ? ok(`Removed ${kind} ${value} from the whitelist`)
+        : fail(`${kind} ${value} is not on the whitelist`);
+    },
+  },
+  {
+    name: 'whitelist list',
+    summary: 'Show whether the whitelist is on, and who is on it',
+    permission: 'moderator',
+    run(context) {
+      const enabled = context.store.whitelist.isEnabled();
+      const entries = context.store.whitelist.list();
+      const lines = entries.map((entry) => `${entry.kind} ${entry.value} (by ${entry.addedBy})`);
+      const header = `Whitelist is ${enabled ? 'on' : 'off'}; ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`;
+      return ok(lines.length > 0 ? `${header}:\n${lines.join('\n')}` : `${header}.`, { enabled, entries });
+    },
+  },
+];

@@ -1,0 +1,206 @@
+/**
+ * Commands about the server as a whole: help, countdowns, chat from the server, who may join,
+ * and stopping. Both GhostServer generations: `countdown start 5` and `countdown_set 5` +
+ * `countdown`, `say` and `server_msg`, `accept players` and `accept_players`, `stop` and `exit`.
+ */
+import type { AdminContext } from './context.js';
+import { fail, ok, type CommandDefinition, type CommandResult } from './registry.js';
+
+type Definition = CommandDefinition<AdminContext>;
+type Audience = 'players' | 'spectators' | 'all';
+
+function startCountdown(context: AdminContext, seconds: number | undefined): CommandResult {
+  const duration = seconds ?? context.countdown.delay;
+  if (duration < 1 || duration > context.countdown.maxDelay) {
+    return fail(`the countdown must last 1 to ${context.countdown.maxDelay} seconds`);
+  }
+  const started = context.server.startCountdown({
+    duration,
+    preCommands: context.countdown.preCommands,
+    postCommands: context.countdown.postCommands,
+  });
+  const count = context.server.listClients().length;
+  return ok(`Countdown of ${duration} s sent to ${count} client${count === 1 ? '' : 's'}`, started);
+}
+
+function setAccepting(context: AdminContext, audience: Audience, accept: boolean): CommandResult {
+  if (audience !== 'spectators') context.server.setAcceptingPlayers(accept);
+  if (audience !== 'players') context.server.setAcceptingSpectators(accept);
+  const who = audience === 'all' ? 'players and spectators' : audience;
+  return ok(`${accept ? 'Accepting' : 'Refusing'} new ${who}`, {
+    acceptingPlayers: context.server.acceptingPlayers,
+    acceptingSpectators: context.server.acceptingSpectators,
+  });
+}
+
+function say(context: AdminContext, text: string): CommandResult {
+  context.server.broadcastServerMessage(text);
+  return ok(`Sent: ${text}`);
+}
+
+function stop(context: AdminContext): CommandResult {
+  context.requestStop('stop command');
+  return ok('Stopping the server…');
+}
+
+const AUDIENCE = { name: 'who', type: 'word', choices: ['players', 'spectators', 'all'] } as const;
+const COMMANDS_TEXT = { name: 'commands', type: 'rest', optional: true } as const;
+
+export const serverCommands: Definition[] = [
+  {
+    name: 'help',
+    summary: 'List commands, or show how to use one',
+    arguments: [{ name: 'command', type: 'rest', optional: true }],
+    permission: 'everyone',
+    run(context, args) {
+      const registry = context.commands;
+      if (registry === undefined) return fail('help is not available');
+      if (args.command !== undefined) {
+        const definition = registry.find(String(args.command));
+        if (definition === undefined) return fail(`unknown command "${String(args.command)}"`);
+        const aliases = definition.aliases?.length ? `\naliases: ${definition.aliases.join(', ')}` : '';
+        return ok(`usage: ${registry.usage(definition)}\n${definition.summary}${aliases}`);
+      }
+      const line = (definition: Definition) => `  ${registry.usage(definition).padEnd(44)} ${definition.summary}`;
+      const current = registry.list().filter((definition) => !definition.legacy);
+      const legacy = registry.list().filter((definition) => definition.legacy);
+      return ok(
+        ['Commands:', ...current.map(line), '', 'Older GhostServer names, still accepted:', ...legacy.map(line)].join(
+          '\n',
+        ),
+      );
+    },
+  },
+
+  // --- countdown ----------------------------------------------------------------------------
+  {
+    name: 'countdown start',
+    summary: 'Start a race countdown for everyone (default length: [countdown] delay)',
+    arguments: [{ name: 'seconds', type: 'integer', optional: true }],
+    permission: 'moderator',
+    mutates: true,
+    run: (context, args) => startCountdown(context, args.seconds as number | undefined),
+  },
+  {
+    name: 'countdown pre',
+    summary: 'Console commands SAR runs when the countdown starts (none if left empty)',
+    arguments: [COMMANDS_TEXT],
+    permission: 'moderator',
+    mutates: true,
+    run(context, args) {
+      context.countdown.preCommands = (args.commands as string | undefined) ?? '';
+      return ok(`Pre-countdown commands: ${context.countdown.preCommands || '(none)'}`);
+    },
+  },
+  {
+    name: 'countdown post',
+    summary: 'Console commands SAR runs when the countdown reaches zero (none if left empty)',
+    arguments: [COMMANDS_TEXT],
+    permission: 'moderator',
+    mutates: true,
+    run(context, args) {
+      context.countdown.postCommands = (args.commands as string | undefined) ?? '';
+      return ok(`Post-countdown commands: ${context.countdown.postCommands || '(none)'}`);
+    },
+  },
+  {
+    name: 'countdown',
+    summary: 'Start the countdown set with countdown_set',
+    permission: 'moderator',
+    legacy: true,
+    mutates: true,
+    run: (context) => startCountdown(context, undefined),
+  },
+  {
+    name: 'countdown_set',
+    summary: 'Set the countdown length and, optionally, its pre and post commands (quote them)',
+    arguments: [
+      { name: 'seconds', type: 'integer' },
+      { name: 'pre', type: 'word', optional: true },
+      { name: 'post', type: 'word', optional: true },
+    ],
+    permission: 'moderator',
+    legacy: true,
+    mutates: true,
+    run(context, args) {
+      const seconds = Number(args.seconds);
+      if (seconds < 1 || seconds > context.countdown.maxDelay) {
+        return fail(`the countdown must last 1 to ${context.countdown.maxDelay} seconds`);
+      }
+      context.countdown.delay = seconds;
+      if (args.pre !== undefined) context.countdown.preCommands = String(args.pre);
+      if (args.post !== undefined) context.countdown.postCommands = String(args.post);
+      const { preCommands, postCommands } = context.countdown;
+      return ok(`Countdown set to ${seconds} s (pre: ${preCommands || '(none)'}; post: ${postCommands || '(none)'})`);
+    },
+  },
+
+  // --- messages -----------------------------------------------------------------------------
+  {
+    name: 'say',
+    summary: 'Send a message to every client, shown as from the server',
+    arguments: [{ name: 'message', type: 'rest' }],
+    permission: 'moderator',
+    mutates: true,
+    run: (context, args) => say(context, String(args.message)),
+  },
+  {
+    name: 'server_msg',
+    summary: 'Send a message to every client (same as say)',
+    arguments: [{ name: 'message', type: 'rest' }],
+    permission: 'moderator',
+    legacy: true,
+    mutates: true,
+    run: (context, args) => say(context, String(args.message)),
+  },
+
+  // --- who may join ---------------------------------------------------------------------------
+  {
+    name: 'accept',
+    summary: 'Let new players, spectators or both connect',
+    arguments: [AUDIENCE],
+    permission: 'moderator',
+    mutates: true,
+    run: (context, args) => setAccepting(context, args.who as Audience, true),
+  },
+  {
+    name: 'refuse',
+    summary: 'Stop new players, spectators or both from connecting',
+    arguments: [AUDIENCE],
+    permission: 'moderator',
+    mutates: true,
+    run: (context, args) => setAccepting(context, args.who as Audience, false),
+  },
+  ...(
+    [
+      ['accept_players', 'players', true],
+      ['refuse_players', 'players', false],
+      ['accept_spectators', 'spectators', true],
+      ['refuse_spectators', 'spectators', false],
+    ] as const
+  ).map(([name, audience, accept]): Definition => ({
+    name,
+    summary: `${accept ? 'Accept' : 'Refuse'} new ${audience} (same as ${accept ? 'accept' : 'refuse'} ${audience})`,
+    permission: 'moderator',
+    legacy: true,
+    mutates: true,
+    run: (context) => setAccepting(context, audience, accept),
+  })),
+
+  // --- stopping -------------------------------------------------------------------------------
+  {
+    name: 'stop',
+    summary: 'Tell every client, close all connections and exit',
+    permission: 'admin',
+    mutates: true,
+    run: (context) => stop(context),
+  },
+  {
+    name: 'exit',
+    summary: 'Stop the server (same as stop)',
+    permission: 'admin',
+    legacy: true,
+    mutates: true,
+    run: (context) => stop(context),
+  },
+];

@@ -1,0 +1,110 @@
+/**
+ * The whitelist: when enabled, only players whose name or IP is listed may join. The on/off
+ * switch is persisted in the settings table so a restart keeps it; it defaults to off.
+ */
+import { and, asc, eq, or } from 'drizzle-orm';
+import type { Connection } from './connection.js';
+import { settings, whitelistEntries, type WhitelistKind } from './schema.js';
+
+export type { WhitelistKind };
+
+export interface WhitelistEntry {
+  kind: WhitelistKind;
+  value: string;
+  addedBy: string;
+  addedAt: Date;
+}
+
+export interface WhitelistStore {
+  isEnabled(): boolean;
+  setEnabled(enabled: boolean): void;
+  /** false if this entry was already there (its addedBy/addedAt are kept). */
+  add(kind: WhitelistKind, value: string, addedBy: string): boolean;
+  /** false if there was no such entry. */
+  remove(kind: WhitelistKind, value: string): boolean;
+  /** Every entry, oldest first. */
+  list(): WhitelistEntry[];
+  /** true when the whitelist is disabled, or when the name or the ip is listed (names exact). */
+  allows(name: string, ip: string): boolean;
+}
+
+const ENABLED_KEY = 'whitelist_enabled';
+
+export function createWhitelistStore(connection: Connection): WhitelistStore {
+  const { orm } = connection;
+
+  const isEnabled = (): boolean =>
+    connection.read(
+      () =>
+        orm.select({ value: settings.value }).from(settings).where(eq(settings.key, ENABLED_KEY)).get()?.value === '1',
+    );
+
+  return {
+    isEnabled,
+
+    setEnabled(enabled) {
+      const value = enabled ? '1' : '0';
+      connection.write(() => {
+        orm
+          .insert(settings)
+          .values({ key: ENABLED_KEY, value })
+          .onConflictDoUpdate({ target: settings.key, set: { value } })
+          .run();
+      });
+    },
+
+    add(kind, value, addedBy) {
+      return connection.write(
+        () =>
+          orm
+            .insert(whitelistEntries)
+            .values({ kind, value, addedBy, addedAt: new Date() })
+            .onConflictDoNothing({ target: [whitelistEntries.kind, whitelistEntries.value] })
+            .run().changes > 0,
+      );
+    },
+
+    remove(kind, value) {
+      return connection.write(
+        () =>
+          orm
+            .delete(whitelistEntries)
+            .where(and(eq(whitelistEntries.kind, kind), eq(whitelistEntries.value, value)))
+            .run().changes > 0,
+      );
+    },
+
+    list() {
+      return connection.read(() =>
+        orm
+          .select({
+            kind: whitelistEntries.kind,
+            value: whitelistEntries.value,
+            addedBy: whitelistEntries.addedBy,
+            addedAt: whitelistEntries.addedAt,
+          })
+          .from(whitelistEntries)
+          .orderBy(asc(whitelistEntries.id))
+          .all(),
+      );
+    },
+
+    allows(name, ip) {
+      if (!isEnabled()) return true;
+      const listed = connection.read(() =>
+        orm
+          .select({ id: whitelistEntries.id })
+          .from(whitelistEntries)
+          .where(
+            or(
+              and(eq(whitelistEntries.kind, 'name'), eq(whitelistEntries.value, name)),
+              and(eq(whitelistEntries.kind, 'ip'), eq(whitelistEntries.value, ip)),
+            ),
+          )
+          .limit(1)
+          .get(),
+      );
+      return listed !== undefined;
+    },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * The console of the real entry point, fed through a pipe like `echo "say hi" | ghosting`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SimClient } from '../src/sim/client.js';
+import { sleep, until } from './helpers.js';
+
+const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const children: ChildProcess[] = [];
+const clients: SimClient[] = [];
+
+afterEach(() => {
+  for (const client of clients.splice(0)) client.close();
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+interface Running {
+  child: ChildProcess;
+  port: number;
+  stdout: () => string;
+  command(line: string): void;
+}
+
+function start(extraArgs: string[] = []): Promise<Running> {
+  const dir = mkdtempSync(joinPath(tmpdir(), 'ghosting-console-'));
+  const config = joinPath(dir, 'config.toml');
+  writeFileSync(
+    config,
+    `[server]\nhostname = "127.0.0.1"\nport = 0\n[database]\npath = ${JSON.stringify(joinPath(dir, 'data', 'ghosting.db'))}\n`,
+  );
+  const child = spawn(process.execPath, [entry, '--config', config, ...extraArgs], {
+    cwd: dir,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${stdout}`)), 10_000);
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      stdout += text;
+      const match = /"port":(\d+),"msg":"ghost server listening/.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolve({
+          child,
+          port: Number(match[1]),
+          stdout: () => stdout,
+          command: (line) => child.stdin!.write(`${line}\n`),
+        });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${stdout}`)));
+  });
+}
+
+async function join(port: number, name: string): Promise<SimClient> {
+  const client = await SimClient.connect({ host: '127.0.0.1', port, name, map: 'sp_a1_intro1' });
+  clients.push(client);
+  return client;
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) =>
+    child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve),
+  );
+
+describe('console on standard input', () => {
+  it('runs commands from a pipe against real clients, prints results and usage, and stops on "stop"', async () => {
+    const server = await start();
+    const alice = await join(server.port, 'Alice');
+    const bob = await join(server.port, 'Bob');
+
+    server.command('say hi from the console');
+    expect(await alice.waitFor((p) => p.type === 'message' && p.id === 0)).toMatchObject({
+      text: 'hi from the console',
+    });
+
+    server.command('list');
+    await until(() => server.stdout().includes('2 clients:'), 3000, 'the list output');
+    expect(server.stdout()).toContain('#1 Alice (127.0.0.1) on sp_a1_intro1');
+
+    server.command('ban name');
+    await until(
+      () => server.stdout().includes('error: missing name\nusage: ban name <name> [reason...]'),
+      3000,
+      'usage',
+    );
+
+    server.command('kick name Alice');
+    await alice.waitForClose();
+    await bob.waitFor((p) => p.type === 'disconnect' && p.id === alice.id);
+
+    server.command('stop');
+    expect(await exited(server.child)).toBe(0);
+    await bob.waitForClose();
+  });
+
+  it('keeps serving after its input ends, as with `echo "say hi" | ghosting`', async () => {
+    const server = await start();
+    const alice = await join(server.port, 'Alice');
+    server.command('say hello');
+    server.child.stdin!.end();
+    expect(await alice.waitFor((p) => p.type === 'message')).toMatchObject({ text: 'hello' });
+    await sleep(200);
+    expect(server.child.exitCode).toBeNull();
+    alice.ping();
+    await alice.waitFor((p) => p.type === 'ping');
+    server.child.kill('SIGTERM');
+    expect(await exited(server.child)).toBe(0);
+  });
+
+  it('ignores standard input with --no-cli', async () => {
+    const server = await start(['--no-cli']);
+    server.command('stop');
+    await sleep(300);
+    expect(server.child.exitCode).toBeNull();
+    expect(server.stdout()).not.toContain('Stopping');
+    server.child.kill('SIGTERM');
+    expect(await exited(server.child)).toBe(0);
+  });
+});

@@ -1,0 +1,301 @@
+/**
+ * The persistence layer against real SQLite files in a temporary directory.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DatabaseError, openDatabase, type Store } from '../src/db/database.js';
+
+let dir: string;
+let dbPath: string;
+const opened: Store[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ghosting-db-'));
+  dbPath = join(dir, 'data', 'ghosting.db');
+});
+
+afterEach(() => {
+  for (const store of opened.splice(0)) store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function open(path = dbPath): Store {
+  const store = openDatabase(path);
+  opened.push(store);
+  return store;
+}
+
+function reopen(store: Store): Store {
+  store.close();
+  return open(store.path);
+}
+
+/** A second, raw connection to look at the file or tamper with it the way another process could. */
+function raw(path = dbPath): BetterSqlite3.Database {
+  return new BetterSqlite3(path);
+}
+
+function openError(path: string): DatabaseError {
+  try {
+    open(path);
+  } catch (error) {
+    expect(error).toBeInstanceOf(DatabaseError);
+    return error as DatabaseError;
+  }
+  throw new Error(`opening ${path} should have failed`);
+}
+
+const journal = JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as {
+  entries: unknown[];
+};
+
+describe('opening', () => {
+  it('creates the directory and file, applies every migration once, and uses WAL', () => {
+    expect(existsSync(join(dir, 'data'))).toBe(false);
+    reopen(open());
+    const db = raw();
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
+      expect(tables).toEqual(
+        expect.arrayContaining(['__drizzle_migrations', 'audit_log', 'bans', 'settings', 'whitelist_entries']),
+      );
+      const applied = db.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get();
+      expect(applied).toBe(journal.entries.length);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('opens a throwaway ":memory:" database', () => {
+    const store = open(':memory:');
+    store.bans.add({ name: 'Player', createdBy: 'test' });
+    expect(store.bans.list()).toHaveLength(1);
+    expect(store.path).toBe(':memory:');
+    expect(existsSync(':memory:')).toBe(false);
+  });
+
+  it('throws a DatabaseError naming the path when the parent is a regular file', () => {
+    const file = join(dir, 'not-a-directory');
+    writeFileSync(file, 'plain file');
+    const path = join(file, 'ghosting.db');
+    const error = openError(path);
+    expect(error.message).toContain(`cannot open database ${path}: `);
+    expect(error.message).toContain('is not a directory');
+  });
+
+  it('throws a DatabaseError naming the path when the file is not SQLite, and leaves it alone', () => {
+    const path = join(dir, 'junk.db');
+    const junk = Buffer.alloc(4096, 'this is not a database. ');
+    writeFileSync(path, junk);
+    const error = openError(path);
+    expect(error.message).toBe(`cannot open database ${path}: SQLITE_NOTADB (file is not a database)`);
+    expect(readFileSync(path).equals(junk)).toBe(true);
+  });
+
+  it('throws a DatabaseError when a migration fails, and closes the file', () => {
+    dbPath = join(dir, 'old.db');
+    const db = raw();
+    db.exec('CREATE TABLE bans (something_else TEXT)');
+    db.close();
+    const error = openError(dbPath);
+    expect(error.message).toMatch(new RegExp(`^database ${dbPath}: migration failed: .*bans.* already exists`));
+    // A closed WAL database leaves no -wal file behind; an open handle would keep it.
+    expect(existsSync(`${dbPath}-wal`)).toBe(false);
+  });
+
+  it('refuses a database written by a newer version', () => {
+    open().close();
+    const db = raw();
+    db.prepare('INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)').run('future', 8_000_000_000_000);
+    db.close();
+    expect(openError(dbPath).message).toMatch(
+      new RegExp(`^database ${dbPath}: migration failed: .*newer version of ghosting`),
+    );
+  });
+
+  it('finds the migrations from the built module in dist/ too', async () => {
+    // test/global-setup.ts builds dist/ before the tests run.
+    const built = (await import(pathToFileURL(join(process.cwd(), 'dist/db/database.js')).href)) as {
+      openDatabase: typeof openDatabase;
+    };
+    const store = built.openDatabase(dbPath);
+    opened.push(store);
+    store.bans.add({ name: 'Player', createdBy: 'test' });
+    expect(store.bans.list()).toHaveLength(1);
+  });
+
+  it('throws a DatabaseError after close, and close can be called twice', () => {
+    const store = open();
+    store.close();
+    store.close();
+    expect(() => store.bans.list()).toThrow(DatabaseError);
+    expect(() => store.audit.record({ actor: 'a', source: 'console', action: 'x' })).toThrow(
+      new RegExp(`^database ${dbPath}: write failed: `),
+    );
+  });
+});
+
+describe('bans', () => {
+  it('match by ip or by exact name, until they expire', () => {
+    const { bans } = open();
+    const now = new Date('2030-01-01T00:00:00Z');
+    const later = new Date('2030-01-01T01:00:00Z');
+    const byIp = bans.add({ ip: '10.0.0.1', reason: 'griefing', createdBy: 'admin' });
+    const byName = bans.add({ name: 'Cheater', createdBy: 'admin', expiresAt: new Date(now.getTime() + 60_000) });
+
+    expect(bans.findActive('10.0.0.1', 'Anyone', now)?.id).toBe(byIp.id);
+    expect(bans.findActive('10.0.0.2', 'Cheater', now)?.id).toBe(byName.id);
+    expect(bans.findActive('10.0.0.2', 'cheater', now)).toBeUndefined();
+    expect(bans.findActive('10.0.0.2', 'Someone', now)).toBeUndefined();
+
+    expect(bans.findActive('10.0.0.2', 'Cheater', later)).toBeUndefined();
+    expect(bans.list(now).map((ban) => ban.id)).toEqual([byIp.id, byName.id]);
+    expect(bans.list(later).map((ban) => ban.id)).toEqual([byIp.id]);
+  });
+
+  it('are stored with every field', () => {
+    const { bans } = open();
+    const expiresAt = new Date(Date.now() + 3_600_000);
+    const before = Date.now();
+    const ban = bans.add({ ip: '10.0.0.1', name: 'Both', reason: 'spam', createdBy: 'console', expiresAt });
+    expect(ban).toMatchObject({ ip: '10.0.0.1', name: 'Both', reason: 'spam', createdBy: 'console', expiresAt });
+    expect(ban.createdAt.getTime()).toBeGreaterThanOrEqual(before);
+    expect(bans.list()).toEqual([ban]);
+    expect(bans.add({ name: 'Permanent', createdBy: 'console' })).toMatchObject({
+      ip: null,
+      reason: null,
+      expiresAt: null,
+    });
+  });
+
+  it('need an ip or a name', () => {
+    const { bans } = open();
+    expect(() => bans.add({ createdBy: 'admin' })).toThrow(RangeError);
+    expect(() => bans.add({ ip: '', name: '', createdBy: 'admin' })).toThrow(RangeError);
+    expect(bans.list()).toEqual([]);
+  });
+
+  it('are removed by ip, by name and by id', () => {
+    const { bans } = open();
+    const now = new Date();
+    bans.add({ ip: '10.0.0.1', createdBy: 'a' });
+    bans.add({ ip: '10.0.0.1', name: 'Twice', createdBy: 'a' });
+    bans.add({ ip: '10.0.0.1', createdBy: 'a', expiresAt: new Date(now.getTime() - 1000) });
+    const keep = bans.add({ name: 'Other', createdBy: 'a' });
+    const byName = bans.add({ name: 'Named', createdBy: 'a' });
+
+    expect(bans.removeByIp('10.0.0.1', now)).toBe(2); // the expired one is deleted but not counted
+    expect(bans.removeByIp('10.0.0.1', now)).toBe(0);
+    expect(bans.removeByName('Named')).toBe(1);
+    expect(bans.removeById(byName.id)).toBe(false);
+    expect(bans.list().map((ban) => ban.id)).toEqual([keep.id]);
+    expect(bans.removeById(keep.id)).toBe(true);
+    expect(bans.list()).toEqual([]);
+  });
+
+  it('survive close and reopen', () => {
+    const store = open();
+    const ban = store.bans.add({ ip: '10.0.0.1', name: 'Kept', reason: 'r', createdBy: 'c' });
+    expect(reopen(store).bans.list()).toEqual([ban]);
+  });
+});
+
+describe('whitelist', () => {
+  it('allows everyone while disabled, which is the default', () => {
+    const { whitelist } = open();
+    expect(whitelist.isEnabled()).toBe(false);
+    expect(whitelist.allows('Anyone', '10.0.0.9')).toBe(true);
+  });
+
+  it('when enabled, allows only a listed name (exact) or ip', () => {
+    const { whitelist } = open();
+    expect(whitelist.add('name', 'Friend', 'admin')).toBe(true);
+    expect(whitelist.add('ip', '10.0.0.5', 'admin')).toBe(true);
+    whitelist.setEnabled(true);
+    expect(whitelist.isEnabled()).toBe(true);
+    expect(whitelist.allows('Friend', '10.0.0.9')).toBe(true);
+    expect(whitelist.allows('Stranger', '10.0.0.5')).toBe(true);
+    expect(whitelist.allows('friend', '10.0.0.9')).toBe(false);
+    // A name entry does not match an ip and the other way round.
+    expect(whitelist.allows('10.0.0.5', 'Friend')).toBe(false);
+    whitelist.setEnabled(false);
+    expect(whitelist.allows('Stranger', '10.0.0.9')).toBe(true);
+  });
+
+  it('adds each entry once and removes it', () => {
+    const { whitelist } = open();
+    expect(whitelist.add('name', 'Friend', 'first')).toBe(true);
+    expect(whitelist.add('name', 'Friend', 'second')).toBe(false);
+    expect(whitelist.add('ip', 'Friend', 'third')).toBe(true);
+    expect(whitelist.list().map(({ kind, value, addedBy }) => ({ kind, value, addedBy }))).toEqual([
+      { kind: 'name', value: 'Friend', addedBy: 'first' },
+      { kind: 'ip', value: 'Friend', addedBy: 'third' },
+    ]);
+    expect(whitelist.remove('name', 'Friend')).toBe(true);
+    expect(whitelist.remove('name', 'Friend')).toBe(false);
+    expect(whitelist.list().map((entry) => entry.kind)).toEqual(['ip']);
+  });
+
+  it('keeps its entries and its switch across close and reopen', () => {
+    const store = open();
+    store.whitelist.add('name', 'Friend', 'admin');
+    store.whitelist.setEnabled(true);
+    const entries = store.whitelist.list();
+    expect(entries[0]?.addedAt).toBeInstanceOf(Date);
+    const again = reopen(store);
+    expect(again.whitelist.isEnabled()).toBe(true);
+    expect(again.whitelist.list()).toEqual(entries);
+    expect(again.whitelist.allows('Stranger', '10.0.0.9')).toBe(false);
+    again.whitelist.setEnabled(false);
+    expect(reopen(again).whitelist.isEnabled()).toBe(false);
+  });
+});
+
+describe('audit log', () => {
+  it('records entries and returns the latest first', () => {
+    const store = open();
+    const before = Date.now();
+    store.audit.record({ actor: 'admin', source: 'console', action: 'ban', detail: 'ip 10.0.0.1' });
+    store.audit.record({ actor: 'mod#1234', source: 'discord', action: 'kick' });
+    store.audit.record({ actor: 'admin', source: 'console', action: 'whitelist on' });
+    const recent = reopen(store).audit.recent();
+    expect(recent.map(({ actor, source, action, detail }) => ({ actor, source, action, detail }))).toEqual([
+      { actor: 'admin', source: 'console', action: 'whitelist on', detail: null },
+      { actor: 'mod#1234', source: 'discord', action: 'kick', detail: null },
+      { actor: 'admin', source: 'console', action: 'ban', detail: 'ip 10.0.0.1' },
+    ]);
+    expect(recent[2]!.at.getTime()).toBeGreaterThanOrEqual(before);
+  });
+
+  it('limits how many entries it returns', () => {
+    const { audit } = open();
+    for (let i = 0; i < 5; i++) audit.record({ actor: 'a', source: 'plugin', action: `action ${i}` });
+    expect(audit.recent(2).map((entry) => entry.action)).toEqual(['action 4', 'action 3']);
+    expect(audit.recent(0)).toEqual([]);
+  });
+});
+
+describe('failed writes', () => {
+  it('throw a DatabaseError naming the file and roll the whole write back', () => {
+    const store = open();
+    const first = store.bans.add({ ip: '10.0.0.1', createdBy: 'a' });
+    const second = store.bans.add({ ip: '10.0.0.1', createdBy: 'a' });
+    // Another process makes deleting the second row fail part-way through the statement. RAISE(FAIL)
+    // keeps what the statement already did, so only the transaction can bring the first row back.
+    const db = raw();
+    db.exec(`CREATE TRIGGER refuse BEFORE DELETE ON bans WHEN old.id = ${second.id}
+             BEGIN SELECT RAISE(FAIL, 'simulated failure'); END`);
+    db.close();
+
+    expect(() => store.bans.removeByIp('10.0.0.1')).toThrow(
+      new RegExp(`^database ${dbPath}: write failed: SQLITE_CONSTRAINT_TRIGGER \\(simulated failure\\)$`),
+    );
+    expect(store.bans.list()).toEqual([first, second]);
+    expect(reopen(store).bans.list()).toEqual([first, second]);
+  });
+});
