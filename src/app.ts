@@ -48,6 +48,12 @@ export function createApp(options: AppOptions): App {
     preCommands: config.countdown.pre_commands,
     postCommands: config.countdown.post_commands,
     maxDelay: config.countdown.max_delay,
+    presets: Object.fromEntries(
+      Object.entries(config.countdown.presets).map(([name, preset]) => [
+        name.toLowerCase(),
+        { delay: preset.delay, preCommands: preset.pre_commands, postCommands: preset.post_commands },
+      ]),
+    ),
   };
 
   let stopping: Promise<void> | undefined;

@@ -36,12 +36,19 @@ const limitsSection = z.strictObject({
   udp_send_buffer_bytes: int(0, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
 });
 
+const countdownPreset = z.strictObject({
+  delay: int(1, 3600),
+  pre_commands: z.string().default(''),
+  post_commands: z.string().default(''),
+});
+
 const countdownSection = z.strictObject({
   delay: int(1, 3600).default(3),
   max_delay: int(1, 3600).default(60),
   pre_commands: z.string().default(''),
   post_commands: z.string().default(''),
   refuse_new_players: z.boolean().default(true),
+  presets: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), countdownPreset).default({}),
 });
 
 const databaseSection = z.strictObject({
@@ -72,6 +79,7 @@ export type ServerSettings = Config['server'];
 export type TimingSettings = Config['timing'];
 export type LimitSettings = Config['limits'];
 export type CountdownSettings = Config['countdown'];
+export type CountdownPreset = z.infer<typeof countdownPreset>;
 export type LoggingSettings = Config['logging'];
 export type DatabaseSettings = Config['database'];
 
@@ -140,12 +148,26 @@ export function parseConfig(data: unknown, source = 'config'): Config {
     const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
     throw new ConfigError(`${source}: ${explain(issue, data)}${more}`);
   }
-  const { delay, max_delay: maxDelay } = result.data.countdown;
-  if (delay > maxDelay)
-    throw new ConfigError(
-      `${source}: [countdown] delay: expected at most max_delay (${maxDelay}), got number ${delay}`,
-    );
+  checkCountdownLengths(result.data.countdown, source);
   return result.data;
+}
+
+/** Countdown lengths are each checked against max_delay, which zod cannot express on its own. */
+function checkCountdownLengths(countdown: CountdownSettings, source: string): void {
+  const lengths: Array<[string, number]> = [
+    ['delay', countdown.delay],
+    ...Object.entries(countdown.presets).map(([name, preset]): [string, number] => [
+      `presets.${name}.delay`,
+      preset.delay,
+    ]),
+  ];
+  for (const [key, seconds] of lengths) {
+    if (seconds > countdown.max_delay) {
+      throw new ConfigError(
+        `${source}: [countdown] ${key}: expected at most max_delay (${countdown.max_delay}), got number ${seconds}`,
+      );
+    }
+  }
 }
 
 /**

@@ -89,6 +89,12 @@ describe('configuration', () => {
     ['[server]\nprot = 1', '[server]: unknown key prot'],
     ['[sever]\nport = 1', 'unknown section [sever]'],
     ['server = 3', '[server]: expected a table, got number 3'],
+    ['[countdown]\ndelay = 90', '[countdown] delay: expected at most max_delay (60), got number 90'],
+    [
+      '[countdown.presets.long]\ndelay = 61',
+      '[countdown] presets.long.delay: expected at most max_delay (60), got number 61',
+    ],
+    ['[countdown.presets.race]\npre_commands = "x"', '[countdown] presets.race.delay: expected a number, got nothing'],
   ])('names the key and the expected type: %s', (text, message) => {
     const path = writeConfig(text);
     expect(() => loadConfig(path, { required: true })).toThrow(new ConfigError(`${path}: ${message}`));
@@ -127,6 +133,18 @@ describe('command line', () => {
     const second = run(['--config', writeConfig(`[server]\nhostname = "127.0.0.1"\nport = ${port}\n`)]);
     expect(second.status).toBe(1);
     expect(second.stderr).toMatch(/cannot listen on TCP 127\.0\.0\.1:\d+: the port is already in use/);
+  });
+
+  it('exits with 1 naming the file when the database cannot be opened', () => {
+    const dir = tempDir();
+    const notADatabase = joinPath(dir, 'junk.db');
+    writeFileSync(notADatabase, 'this is not an SQLite file, just some text that is long enough to have a header');
+    const result = run([
+      '--config',
+      writeConfig(`[server]\nhostname = "127.0.0.1"\nport = 0\n[database]\npath = ${JSON.stringify(notADatabase)}\n`),
+    ]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`ghosting: cannot open database ${notADatabase}: SQLITE_NOTADB`);
   });
 
   it('serves SAR clients, and on SIGTERM tells them, flushes the log file and exits 0', async () => {

@@ -24,6 +24,7 @@ async function startApp(databasePath = tempDatabase()): Promise<App> {
   const config = testConfig();
   config.database.path = databasePath;
   config.countdown.pre_commands = 'sv_cheats 0';
+  config.countdown.presets = { Race: { delay: 7, pre_commands: 'host_timescale 1', post_commands: 'say GO' } };
   const app = createApp({ config });
   apps.push(app);
   await app.start();
@@ -280,6 +281,32 @@ describe('admin commands on real clients', () => {
       postCommands: 'say legacy',
     });
     expect((await run(app, 'countdown_set 99')).ok).toBe(false);
+
+    const presetMark = alice.mark();
+    expect((await run(app, 'countdown start race')).text).toBe('Countdown of 7 s sent to 1 client');
+    expect(await alice.waitFor((p) => p.type === 'countdown_setup', 2000, presetMark)).toMatchObject({
+      duration: 7,
+      preCommands: 'host_timescale 1',
+      postCommands: 'say GO',
+    });
+    expect((await run(app, 'countdown start sprint')).text).toBe('no countdown preset "sprint"; presets: race');
+    expect((await run(app, 'countdown presets')).text).toBe(
+      'current: 10 s, pre: (none), post: say legacy\nrace: 7 s, pre: host_timescale 1, post: say GO',
+    );
+  });
+
+  it('shows the audit log of admin actions', async () => {
+    const app = await startApp();
+    expect((await run(app, 'audit')).text).toBe('No admin actions recorded yet.');
+    await run(app, 'say one');
+    await run(app, 'refuse spectators');
+    await run(app, 'list');
+    const audit = await run(app, 'audit 5');
+    expect(audit.text.split('\n').map((line) => line.replace(/^\S+ /, ''))).toEqual([
+      'console:console refuse who="spectators"',
+      'console:console say message="one"',
+    ]);
+    expect((await run(app, 'audit 0')).ok).toBe(false);
   });
 
   it('say, server_msg, accept/refuse in both generations', async () => {

@@ -15,6 +15,8 @@ export interface CountdownSettings {
   postCommands: string;
   /** Longest countdown the commands accept, in seconds. */
   maxDelay: number;
+  /** Named countdowns from `[countdown.presets.<name>]`, for `countdown start <name>`. */
+  presets: Record<string, { delay: number; preCommands: string; postCommands: string }>;
 }
 
 export interface AdminContext {

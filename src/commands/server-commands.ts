@@ -9,18 +9,33 @@ import { fail, ok, type CommandDefinition, type CommandResult } from './registry
 type Definition = CommandDefinition<AdminContext>;
 type Audience = 'players' | 'spectators' | 'all';
 
-function startCountdown(context: AdminContext, seconds: number | undefined): CommandResult {
-  const duration = seconds ?? context.countdown.delay;
-  if (duration < 1 || duration > context.countdown.maxDelay) {
+/** Starts a countdown from a length in seconds, a preset name, or the current settings. */
+function startCountdown(context: AdminContext, choice: string | undefined): CommandResult {
+  let settings = {
+    delay: context.countdown.delay,
+    preCommands: context.countdown.preCommands,
+    postCommands: context.countdown.postCommands,
+  };
+  if (choice !== undefined && /^\d+$/.test(choice)) {
+    settings.delay = Number(choice);
+  } else if (choice !== undefined) {
+    const preset = context.countdown.presets[choice.toLowerCase()];
+    if (preset === undefined) {
+      const names = Object.keys(context.countdown.presets);
+      return fail(`no countdown preset "${choice}"${names.length > 0 ? `; presets: ${names.join(', ')}` : ''}`);
+    }
+    settings = { ...preset };
+  }
+  if (settings.delay < 1 || settings.delay > context.countdown.maxDelay) {
     return fail(`the countdown must last 1 to ${context.countdown.maxDelay} seconds`);
   }
   const started = context.server.startCountdown({
-    duration,
-    preCommands: context.countdown.preCommands,
-    postCommands: context.countdown.postCommands,
+    duration: settings.delay,
+    preCommands: settings.preCommands,
+    postCommands: settings.postCommands,
   });
   const count = context.server.listClients().length;
-  return ok(`Countdown of ${duration} s sent to ${count} client${count === 1 ? '' : 's'}`, started);
+  return ok(`Countdown of ${settings.delay} s sent to ${count} client${count === 1 ? '' : 's'}`, started);
 }
 
 function setAccepting(context: AdminContext, audience: Audience, accept: boolean): CommandResult {
@@ -75,12 +90,27 @@ export const serverCommands: Definition[] = [
   // --- countdown ----------------------------------------------------------------------------
   {
     name: 'countdown start',
-    summary: 'Start a race countdown for everyone (default length: [countdown] delay)',
-    arguments: [{ name: 'seconds', type: 'integer', optional: true }],
+    summary: 'Start a race countdown for everyone: for some seconds, from a preset, or as set',
+    arguments: [{ name: 'seconds or preset', type: 'word', optional: true }],
     permission: 'moderator',
     mutates: true,
-    run: (context, args) => startCountdown(context, args.seconds as number | undefined),
+    run: (context, args) => startCountdown(context, args['seconds or preset'] as string | undefined),
   },
+  {
+    name: 'countdown presets',
+    summary: 'List the countdown presets from config.toml, and the current settings',
+    permission: 'moderator',
+    run(context) {
+      type Settings = { delay: number; preCommands: string; postCommands: string };
+      const describe = (name: string, settings: Settings) =>
+        `${name}: ${settings.delay} s, pre: ${settings.preCommands || '(none)'}, post: ${settings.postCommands || '(none)'}`;
+      const presets = Object.entries(context.countdown.presets).map(([name, preset]) => describe(name, preset));
+      return ok([describe('current', context.countdown), ...presets].join('\n'), {
+        presets: context.countdown.presets,
+      });
+    },
+  },
+
   {
     name: 'countdown pre',
     summary: 'Console commands SAR runs when the countdown starts (none if left empty)',
@@ -186,6 +216,19 @@ export const serverCommands: Definition[] = [
     mutates: true,
     run: (context) => setAccepting(context, audience, accept),
   })),
+
+  {
+    name: 'audit',
+    summary: 'Show the most recent admin actions: who, from where, what, when',
+    arguments: [{ name: 'count', type: 'integer', optional: true, min: 1, max: 500 }],
+    permission: 'admin',
+    run(context, args) {
+      const entries = context.store.audit.recent((args.count as number | undefined) ?? 20);
+      if (entries.length === 0) return ok('No admin actions recorded yet.', { entries });
+      const lines = entries.map((entry) => `${entry.at.toISOString()} ${entry.source}:${entry.actor} ${entry.action}`);
+      return ok(lines.join('\n'), { entries });
+    },
+  },
 
   // --- stopping -------------------------------------------------------------------------------
   {
