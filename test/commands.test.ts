@@ -202,6 +202,13 @@ describe('admin commands on real clients', () => {
     expect(list.text).toContain('name "Alice" — griefing (by console:console');
     expect(list.text).toContain('ip 127.0.0.33');
 
+    const temporary = await run(app, 'ban name Visitor 2h spamming chat');
+    expect(temporary.text).toMatch(/^Banned name "Visitor" until \d{4}-\d\d-\d\dT.* \(spamming chat\)$/);
+    const expiry = (temporary.data as { ban: { expiresAt: Date } }).ban.expiresAt.getTime();
+    expect(Math.abs(expiry - Date.now() - 2 * 3_600_000)).toBeLessThan(10_000);
+    expect((await run(app, 'ban list')).text).toMatch(/name "Visitor" — spamming chat .*, until /);
+    expect((await run(app, 'unban Visitor')).ok).toBe(true);
+
     expect((await run(app, 'unban 127.0.0.33')).ok).toBe(true);
     expect((await join(app, 'Someone', '127.0.0.33')).id).toBeGreaterThan(0);
     expect((await run(app, 'unban Alice')).ok).toBe(true);

@@ -43,7 +43,21 @@ function kick(context: AdminContext, target: Target, reason: string | undefined)
   return ok(`Kicked ${targets.map((client) => `${client.name} (#${client.id})`).join(', ')}`, { kicked: targets });
 }
 
-function ban(context: AdminContext, target: Target, reason: string | undefined, invoker: Invoker): CommandResult {
+const DURATION_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/**
+ * Splits an optional leading duration off a ban reason: `7d cheating` is a 7-day ban for
+ * "cheating"; `cheating` is a permanent one.
+ */
+function readDuration(text: string | undefined): { expiresAt?: Date; reason?: string } {
+  const match = text === undefined ? null : /^(\d{1,6})([mhdw])(?:\s+([\s\S]*))?$/.exec(text);
+  if (match === null) return text === undefined ? {} : { reason: text };
+  const expiresAt = new Date(Date.now() + Number(match[1]) * DURATION_UNITS[match[2]!]!);
+  return match[3] ? { expiresAt, reason: match[3] } : { expiresAt };
+}
+
+function ban(context: AdminContext, target: Target, reasonText: string | undefined, invoker: Invoker): CommandResult {
+  const { expiresAt, reason } = readDuration(reasonText);
   let banned: { ip?: string; name?: string };
   let targets: ClientInfo[] = [];
   if (target.by === 'ip') {
@@ -63,13 +77,15 @@ function ban(context: AdminContext, target: Target, reason: string | undefined, 
   const record = context.store.bans.add({
     ...banned,
     ...(reason !== undefined ? { reason } : {}),
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
     createdBy: `${invoker.source}:${invoker.name}`,
   });
   for (const client of targets) context.server.kick(client.id, reason ? `banned: ${reason}` : 'banned');
   const what = banned.ip !== undefined ? `address ${banned.ip}` : `name "${banned.name}"`;
   const kicked =
     targets.length > 0 ? `; kicked ${targets.map((client) => `${client.name} (#${client.id})`).join(', ')}` : '';
-  return ok(`Banned ${what}${reason ? ` (${reason})` : ''}${kicked}`, { ban: record, kicked: targets });
+  const until = expiresAt ? ` until ${expiresAt.toISOString()}` : '';
+  return ok(`Banned ${what}${until}${reason ? ` (${reason})` : ''}${kicked}`, { ban: record, kicked: targets });
 }
 
 export const playerCommands: Definition[] = [
@@ -132,7 +148,7 @@ export const playerCommands: Definition[] = [
   // --- ban ----------------------------------------------------------------------------------
   {
     name: 'ban name',
-    summary: 'Ban a player name (kicks anyone using it now); survives restarts',
+    summary: 'Ban a player name and kick anyone using it; a reason starting with 30m/12h/7d/2w sets an expiry',
     arguments: [{ name: 'name', type: 'word' }, REASON],
     permission: 'admin',
     mutates: true,
@@ -141,7 +157,7 @@ export const playerCommands: Definition[] = [
   },
   {
     name: 'ban id',
-    summary: "Ban a connected client's name and kick it",
+    summary: "Ban a connected client's name and kick it (reason may start with a duration: 7d ...)",
     arguments: [{ name: 'id', type: 'integer', min: 1 }, REASON],
     permission: 'admin',
     mutates: true,
@@ -150,7 +166,7 @@ export const playerCommands: Definition[] = [
   },
   {
     name: 'ban ip',
-    summary: 'Ban an IP address (kicks every client from it)',
+    summary: 'Ban an IP address and kick every client from it (reason may start with a duration: 7d ...)',
     arguments: [{ name: 'ip', type: 'word' }, REASON],
     permission: 'admin',
     mutates: true,
