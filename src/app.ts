@@ -10,12 +10,15 @@ import type { CommandRegistry } from './commands/registry.js';
 import { openDatabase, type Store } from './db/database.js';
 import { silentLogger, type Logger } from './logger.js';
 import { GhostServer } from './ghost/server.js';
+import { DiscordBridge } from './discord/bridge.js';
+import type { ClientOptions } from 'discord.js';
 
 export interface App {
   readonly server: GhostServer;
   readonly store: Store;
   readonly commands: CommandRegistry<AdminContext>;
   readonly countdown: CountdownSettings;
+  readonly discord: DiscordBridge;
   start(): Promise<void>;
   /** Stops the server, then closes the database. Safe to call more than once. */
   stop(reason: string): Promise<void>;
@@ -26,6 +29,10 @@ export interface AppOptions {
   logger?: Logger;
   /** What the `stop` command does; by default it stops this app. */
   requestStop?: (reason: string) => void;
+  /** The bot token (the entry point passes DISCORD_TOKEN); without one Discord stays off. */
+  discordToken?: string;
+  /** Extra discord.js client options (tests use a faster login throttle). */
+  discordClientOptions?: Partial<ClientOptions>;
 }
 
 /** Opens the database (throws DatabaseError if it cannot) and wires everything up. */
@@ -57,9 +64,24 @@ export function createApp(options: AppOptions): App {
   };
 
   let stopping: Promise<void> | undefined;
+  const discord = new DiscordBridge({
+    settings: config.discord,
+    token: options.discordToken,
+    server,
+    logger,
+    ...(options.discordClientOptions ? { clientOptions: options.discordClientOptions } : {}),
+  });
   const stop = (reason: string): Promise<void> => {
-    stopping ??= server.stop(reason).finally(() => store.close());
+    stopping ??= discord
+      .stop()
+      .catch((error: unknown) => log.warn({ err: error }, 'error while stopping the Discord bot'))
+      .then(() => server.stop(reason))
+      .finally(() => store.close());
     return stopping;
+  };
+  const start = async (): Promise<void> => {
+    await server.start();
+    discord.start();
   };
 
   const context: AdminContext = {
@@ -83,5 +105,5 @@ export function createApp(options: AppOptions): App {
       log.error({ err: error, command }, 'command failed');
     },
   });
-  return { server, store, countdown, commands, start: () => server.start(), stop };
+  return { server, store, countdown, commands, discord, start, stop };
 }

@@ -65,6 +65,21 @@ const loggingSection = z.strictObject({
   filename: z.string().min(1).default('ghosting.log'),
 });
 
+/** Discord ids are snowflakes: 17–20 digits. Empty means "not set". */
+const snowflake = z.string().regex(/^(\d{17,20})?$/, 'expected a Discord id (17–20 digits) or ""');
+
+const discordSection = z.strictObject({
+  enabled: z.boolean().default(true),
+  guild_id: snowflake.default(''),
+  chat_channel_id: snowflake.default(''),
+  events_channel_id: snowflake.default(''),
+  api_url: z.string().default(''),
+  announce_connections: z.boolean().default(true),
+  use_webhooks: z.boolean().default(true),
+  max_message_length: int(1, 2000).default(200),
+  max_queued_messages: int(1, 10_000).default(50),
+});
+
 const configSchema = z.strictObject({
   server: serverSection.default(serverSection.parse({})),
   timing: timingSection.default(timingSection.parse({})),
@@ -72,6 +87,7 @@ const configSchema = z.strictObject({
   countdown: countdownSection.default(countdownSection.parse({})),
   logging: loggingSection.default(loggingSection.parse({})),
   database: databaseSection.default(databaseSection.parse({})),
+  discord: discordSection.default(discordSection.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -82,6 +98,7 @@ export type CountdownSettings = Config['countdown'];
 export type CountdownPreset = z.infer<typeof countdownPreset>;
 export type LoggingSettings = Config['logging'];
 export type DatabaseSettings = Config['database'];
+export type DiscordSettings = Config['discord'];
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

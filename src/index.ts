@@ -115,7 +115,13 @@ async function main(args: string[]): Promise<number> {
   let shutDown: (reason: string) => void = () => {};
   let app: App;
   try {
-    app = createApp({ config, logger, requestStop: (reason) => shutDown(reason) });
+    const discordToken = process.env.DISCORD_TOKEN;
+    app = createApp({
+      config,
+      logger,
+      requestStop: (reason) => shutDown(reason),
+      ...(discordToken !== undefined ? { discordToken } : {}),
+    });
     logger.info({ path: app.store.path }, 'database open');
     await app.start();
   } catch (error) {
