@@ -10,6 +10,7 @@ import type { CommandRegistry } from './commands/registry.js';
 import { openDatabase, type Store } from './db/database.js';
 import { silentLogger, type Logger } from './logger.js';
 import { GhostServer } from './ghost/server.js';
+import { recordRaces } from './race-recorder.js';
 import { DiscordBridge } from './discord/bridge.js';
 import type { ClientOptions } from 'discord.js';
 
@@ -49,6 +50,8 @@ export function createApp(options: AppOptions): App {
     if (!store.whitelist.allows(request.name, address)) return 'not whitelisted';
     return undefined;
   });
+
+  recordRaces(server.bus, store, log);
 
   const countdown: CountdownSettings = {
     delay: config.countdown.delay,

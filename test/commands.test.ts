@@ -302,6 +302,34 @@ describe('admin commands on real clients', () => {
     );
   });
 
+  it('status, and results of the latest or a given race in finishing order', async () => {
+    const app = await startApp();
+    const alice = await join(app, 'Alice');
+    const bob = await join(app, 'Bob');
+    await join(app, 'Watcher', '127.0.0.1', true);
+    const status = await run(app, 'status');
+    expect(status.text).toMatch(
+      /^Server 127\.0\.0\.1:\d+, up \d+h \d+m\n2 players, 1 spectator\nMaps: sp_a1_intro1 \(2\)/,
+    );
+    expect(await run(app, 'results')).toEqual({ ok: false, text: 'no race yet' });
+
+    await run(app, 'countdown start 3');
+    bob.finishSpeedrun('1:02.345');
+    alice.finishSpeedrun('58.100');
+    bob.finishSpeedrun('not a time');
+    await until(() => app.store.races.results(1).length === 3);
+    const results = await run(app, 'results');
+    expect(results.text.split('\n').slice(1)).toEqual([
+      '1. Alice — 58.100',
+      '2. Bob — 1:02.345',
+      '3. Bob — not a time',
+    ]);
+    await run(app, 'countdown start 3');
+    expect((await run(app, 'results')).text).toMatch(/^Race 2 .*: no finishes yet$/);
+    expect((await run(app, 'results 1')).text).toContain('1. Alice — 58.100');
+    expect(await run(app, 'results 9')).toEqual({ ok: false, text: 'no race 9' });
+  });
+
   it('shows the audit log of admin actions', async () => {
     const app = await startApp();
     expect((await run(app, 'audit')).text).toBe('No admin actions recorded yet.');

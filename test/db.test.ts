@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DatabaseError, openDatabase, type Store } from '../src/db/database.js';
+import { DatabaseError, openDatabase, parseFinishTime, type Store } from '../src/db/database.js';
 
 let dir: string;
 let dbPath: string;
@@ -297,5 +297,36 @@ describe('failed writes', () => {
     );
     expect(store.bans.list()).toEqual([first, second]);
     expect(reopen(store).bans.list()).toEqual([first, second]);
+  });
+});
+
+describe('finish times, grants and races', () => {
+  it('reads SAR finish times as milliseconds', () => {
+    expect(parseFinishTime('12.345')).toBe(12_345);
+    expect(parseFinishTime('1:02.345')).toBe(62_345);
+    expect(parseFinishTime('1:02:03.456')).toBe(3_723_456);
+    expect(parseFinishTime('DNF')).toBeNull();
+  });
+
+  it('keeps the highest level granted to a user or any of their roles, across a reopen', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'ghosting-grants-')), 'g.db');
+    const first = openDatabase(path);
+    first.grants.grant('role', '111111111111111111', 'moderator', 'test');
+    first.grants.grant('user', '222222222222222222', 'admin', 'test');
+    first.grants.grant('role', '333333333333333333', 'admin', 'test');
+    first.grants.grant('role', '333333333333333333', 'everyone', 'test'); // replaces
+    first.close();
+    const store = openDatabase(path);
+    try {
+      expect(store.grants.levelFor('999999999999999999', ['111111111111111111'])).toBe('moderator');
+      expect(store.grants.levelFor('222222222222222222', [])).toBe('admin');
+      expect(store.grants.levelFor('999999999999999999', ['333333333333333333'])).toBe('everyone');
+      expect(store.grants.list()).toHaveLength(3);
+      expect(store.grants.revoke('role', '111111111111111111')).toBe(true);
+      expect(store.grants.revoke('role', '111111111111111111')).toBe(false);
+      expect(store.grants.levelFor('999999999999999999', ['111111111111111111'])).toBe('everyone');
+    } finally {
+      store.close();
+    }
   });
 });

@@ -218,6 +218,53 @@ export const serverCommands: Definition[] = [
   })),
 
   {
+    name: 'status',
+    summary: 'Address, players, spectators, maps and uptime',
+    permission: 'everyone',
+    run(context) {
+      const clients = context.server.listClients();
+      const players = clients.filter((client) => !client.spectator);
+      const maps = new Map<string, number>();
+      for (const player of players) maps.set(player.map || 'menu', (maps.get(player.map || 'menu') ?? 0) + 1);
+      const uptimeSeconds = Math.round(process.uptime());
+      const uptime = `${Math.floor(uptimeSeconds / 3600)}h ${Math.floor((uptimeSeconds % 3600) / 60)}m`;
+      const data = {
+        address: `${context.server.hostname}:${context.server.port}`,
+        players: players.length,
+        spectators: clients.length - players.length,
+        maps: Object.fromEntries(maps),
+        uptimeSeconds,
+        acceptingPlayers: context.server.acceptingPlayers,
+        acceptingSpectators: context.server.acceptingSpectators,
+      };
+      const mapText = [...maps].map(([map, count]) => `${map} (${count})`).join(', ') || 'none';
+      return ok(
+        [
+          `Server ${data.address}, up ${uptime}`,
+          `${data.players} player${data.players === 1 ? '' : 's'}, ${data.spectators} spectator${data.spectators === 1 ? '' : 's'}`,
+          `Maps: ${mapText}`,
+          `Accepting players: ${data.acceptingPlayers ? 'yes' : 'no'}, spectators: ${data.acceptingSpectators ? 'yes' : 'no'}`,
+        ].join('\n'),
+        data,
+      );
+    },
+  },
+  {
+    name: 'results',
+    summary: 'Finishing order and times of a race (default: the latest)',
+    arguments: [{ name: 'race', type: 'integer', optional: true, min: 1 }],
+    permission: 'everyone',
+    run(context, args) {
+      const race = args.race !== undefined ? context.store.races.get(Number(args.race)) : context.store.races.latest();
+      if (race === undefined) return fail(args.race !== undefined ? `no race ${String(args.race)}` : 'no race yet');
+      const results = context.store.races.results(race.id);
+      const header = `Race ${race.id} (${race.startedAt.toISOString()}, ${race.duration} s countdown)`;
+      if (results.length === 0) return ok(`${header}: no finishes yet`, { race, results });
+      const lines = results.map((finish, index) => `${index + 1}. ${finish.player} — ${finish.time}`);
+      return ok(`${header}:\n${lines.join('\n')}`, { race, results });
+    },
+  },
+  {
     name: 'audit',
     summary: 'Show the most recent admin actions: who, from where, what, when',
     arguments: [{ name: 'count', type: 'integer', optional: true, min: 1, max: 500 }],

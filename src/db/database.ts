@@ -11,11 +11,15 @@ import { createBanStore, type BanStore } from './bans.js';
 import { openConnection } from './connection.js';
 import { applyMigrations } from './migrate.js';
 import { createWhitelistStore, type WhitelistStore } from './whitelist.js';
+import { createGrantStore, type GrantStore } from './grants.js';
+import { createRaceStore, type RaceStore } from './races.js';
 
 export { DatabaseError } from './errors.js';
 export { MIGRATIONS_FOLDER } from './migrate.js';
 export type { Ban, BanStore, NewBan } from './bans.js';
 export type { WhitelistEntry, WhitelistKind, WhitelistStore } from './whitelist.js';
+export type { Grant, GrantStore, GrantSubject, PermissionLevel } from './grants.js';
+export { parseFinishTime, type Finish, type Race, type RaceStore } from './races.js';
 export { AUDIT_SOURCES, type AuditEntry, type AuditInput, type AuditLog, type AuditSource } from './audit.js';
 
 export interface Store {
@@ -23,6 +27,8 @@ export interface Store {
   readonly bans: BanStore;
   readonly whitelist: WhitelistStore;
   readonly audit: AuditLog;
+  readonly grants: GrantStore;
+  readonly races: RaceStore;
   /** Closes the file; later calls on the stores throw DatabaseError. Safe to call twice. */
   close(): void;
 }
@@ -45,6 +51,8 @@ export function openDatabase(path: string): Store {
     bans: createBanStore(connection),
     whitelist: createWhitelistStore(connection),
     audit: createAuditLog(connection),
+    grants: createGrantStore(connection),
+    races: createRaceStore(connection),
     close() {
       if (connection.sqlite.open) connection.sqlite.close();
     },

@@ -67,3 +67,44 @@ export const auditLog = sqliteTable(
   },
   (table) => [index('audit_log_at_idx').on(table.at)],
 );
+
+export const PERMISSION_LEVELS = ['everyone', 'moderator', 'admin'] as const;
+export const GRANT_SUBJECTS = ['role', 'user'] as const;
+export type GrantSubject = (typeof GRANT_SUBJECTS)[number];
+
+/** Which Discord roles or users may run commands of which level (see src/discord/permissions.ts). */
+export const discordGrants = sqliteTable(
+  'discord_grants',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    subject: text('subject', { enum: GRANT_SUBJECTS }).notNull(),
+    subjectId: text('subject_id').notNull(),
+    level: text('level', { enum: PERMISSION_LEVELS }).notNull(),
+    grantedBy: text('granted_by').notNull(),
+    grantedAt: integer('granted_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (table) => [uniqueIndex('discord_grants_subject_idx').on(table.subject, table.subjectId)],
+);
+
+/** A race begins with each countdown; finishes after it belong to it until the next one. */
+export const races = sqliteTable('races', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull(),
+  duration: integer('duration').notNull(),
+});
+
+export const finishes = sqliteTable(
+  'finishes',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    raceId: integer('race_id').references(() => races.id),
+    player: text('player').notNull(),
+    clientId: integer('client_id').notNull(),
+    /** As SAR formatted it, e.g. "1:02.345". */
+    time: text('time').notNull(),
+    /** The same time in milliseconds when it could be read, for ordering. */
+    timeMs: integer('time_ms'),
+    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (table) => [index('finishes_race_idx').on(table.raceId)],
+);
