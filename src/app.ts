@@ -67,13 +67,6 @@ export function createApp(options: AppOptions): App {
   };
 
   let stopping: Promise<void> | undefined;
-  const discord = new DiscordBridge({
-    settings: config.discord,
-    token: options.discordToken,
-    server,
-    logger,
-    ...(options.discordClientOptions ? { clientOptions: options.discordClientOptions } : {}),
-  });
   const stop = (reason: string): Promise<void> => {
     stopping ??= discord
       .stop()
@@ -107,6 +100,15 @@ export function createApp(options: AppOptions): App {
     onError(command, error) {
       log.error({ err: error, command }, 'command failed');
     },
+  });
+  const discord = new DiscordBridge({
+    settings: config.discord,
+    token: options.discordToken,
+    server,
+    commands,
+    store,
+    logger,
+    ...(options.discordClientOptions ? { clientOptions: options.discordClientOptions } : {}),
   });
   return { server, store, countdown, commands, discord, start, stop };
 }

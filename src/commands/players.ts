@@ -105,7 +105,7 @@ export const playerCommands: Definition[] = [
   {
     name: 'kick name',
     summary: 'Disconnect every client with this exact name (quote names with spaces)',
-    arguments: [{ name: 'name', type: 'word' }, REASON],
+    arguments: [{ name: 'name', type: 'word', complete: 'player-name' }, REASON],
     permission: 'moderator',
     mutates: true,
     run: (context, args) => kick(context, { by: 'name', value: String(args.name) }, args.reason as string | undefined),
@@ -113,7 +113,7 @@ export const playerCommands: Definition[] = [
   {
     name: 'kick id',
     summary: 'Disconnect the client with this id',
-    arguments: [{ name: 'id', type: 'integer', min: 1 }, REASON],
+    arguments: [{ name: 'id', type: 'integer', min: 1, complete: 'player-id' }, REASON],
     permission: 'moderator',
     mutates: true,
     run: (context, args) => kick(context, { by: 'id', value: Number(args.id) }, args.reason as string | undefined),
@@ -149,18 +149,20 @@ export const playerCommands: Definition[] = [
   {
     name: 'ban name',
     summary: 'Ban a player name and kick anyone using it; a reason starting with 30m/12h/7d/2w sets an expiry',
-    arguments: [{ name: 'name', type: 'word' }, REASON],
+    arguments: [{ name: 'name', type: 'word', complete: 'player-name' }, REASON],
     permission: 'admin',
     mutates: true,
+    announce: true,
     run: (context, args, invoker) =>
       ban(context, { by: 'name', value: String(args.name) }, args.reason as string | undefined, invoker),
   },
   {
     name: 'ban id',
     summary: "Ban a connected client's name and kick it (reason may start with a duration: 7d ...)",
-    arguments: [{ name: 'id', type: 'integer', min: 1 }, REASON],
+    arguments: [{ name: 'id', type: 'integer', min: 1, complete: 'player-id' }, REASON],
     permission: 'admin',
     mutates: true,
+    announce: true,
     run: (context, args, invoker) =>
       ban(context, { by: 'id', value: Number(args.id) }, args.reason as string | undefined, invoker),
   },
@@ -170,11 +172,13 @@ export const playerCommands: Definition[] = [
     arguments: [{ name: 'ip', type: 'word' }, REASON],
     permission: 'admin',
     mutates: true,
+    announce: true,
     run: (context, args, invoker) =>
       ban(context, { by: 'ip', value: String(args.ip) }, args.reason as string | undefined, invoker),
   },
   {
     name: 'ban list',
+    aliases: ['bans'],
     summary: 'List active bans',
     permission: 'moderator',
     run(context) {

@@ -12,6 +12,11 @@ import { restOfLine, tokenize, TokenizeError, type Token } from './tokenize.js';
 export type Permission = 'everyone' | 'moderator' | 'admin';
 const PERMISSION_RANK: Record<Permission, number> = { everyone: 0, moderator: 1, admin: 2 };
 
+/** Whether an invoker's level is enough for a command. */
+export function permits(invoker: Invoker, definition: { permission: Permission }): boolean {
+  return PERMISSION_RANK[invoker.permission] >= PERMISSION_RANK[definition.permission];
+}
+
 export type CommandSource = 'console' | 'discord' | 'plugin' | 'http' | 'chat';
 
 /** Who runs a command, from where, and what they may do. */
@@ -37,6 +42,8 @@ export interface ArgumentSpec {
   min?: number;
   max?: number;
   description?: string;
+  /** Suggest connected players' names or ids where the front end can (Discord autocomplete). */
+  complete?: 'player-name' | 'player-id';
 }
 
 export type ArgumentValues = Record<string, string | number | undefined>;
@@ -67,6 +74,8 @@ export interface CommandDefinition<Context> {
   legacy?: boolean;
   /** Changes server state: successful runs go to the audit log. */
   mutates?: boolean;
+  /** Its result concerns everyone (a ban): front ends with a public channel post it there too. */
+  announce?: boolean;
   run(context: Context, args: ArgumentValues, invoker: Invoker): CommandResult | Promise<CommandResult>;
 }
 
@@ -153,7 +162,7 @@ export class CommandRegistry<Context> {
     args: ArgumentValues,
     invoker: Invoker,
   ): Promise<CommandResult> {
-    if (PERMISSION_RANK[invoker.permission] < PERMISSION_RANK[definition.permission]) {
+    if (!permits(invoker, definition)) {
       return fail(`"${definition.name}" needs ${definition.permission} permission`);
     }
     let result: CommandResult;

@@ -10,14 +10,20 @@ import { Client, Events, GatewayIntentBits, type ClientOptions } from 'discord.j
 import type { DiscordSettings } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { GhostServer } from '../ghost/server.js';
+import type { AdminContext } from '../commands/context.js';
+import type { CommandRegistry } from '../commands/registry.js';
+import type { Store } from '../db/database.js';
 import { ChatRelay, NO_MENTIONS } from './chat-relay.js';
 import { EventFeed } from './event-feed.js';
+import { InteractionHandler } from './interactions.js';
 
 export interface DiscordBridgeOptions {
   settings: DiscordSettings;
   /** From the DISCORD_TOKEN environment variable; never logged, never stored in config.toml. */
   token: string | undefined;
   server: GhostServer;
+  commands: CommandRegistry<AdminContext>;
+  store: Store;
   logger: Logger;
   /** Extra discord.js client options (embedding code, tests). */
   clientOptions?: Partial<ClientOptions>;
@@ -30,6 +36,7 @@ export class DiscordBridge {
   private client: Client | undefined;
   private chat: ChatRelay | undefined;
   private feed: EventFeed | undefined;
+  private interactions: InteractionHandler | undefined;
   private readonly log: Logger;
 
   constructor(private readonly options: DiscordBridgeOptions) {
@@ -71,6 +78,14 @@ export class DiscordBridge {
       logger: this.log,
     });
     this.feed = new EventFeed(settings, server.bus, this.log);
+    const interactions = new InteractionHandler({
+      commands: this.options.commands,
+      store: this.options.store,
+      server,
+      feed: this.feed,
+      logger: this.log,
+    });
+    this.interactions = interactions;
 
     // Without an 'error' listener an error event would end the process.
     client.on(Events.Error, (error) => this.log.warn({ err: error }, 'Discord client error'));
@@ -83,6 +98,7 @@ export class DiscordBridge {
         this.log.warn({ err: error }, 'cannot relay a Discord message');
       }
     });
+    client.on(Events.InteractionCreate, (interaction) => void interactions.handle(interaction));
     client.once(Events.ClientReady, (ready) => {
       void this.onReady(ready);
     });
@@ -98,11 +114,22 @@ export class DiscordBridge {
       if (!client.guilds.cache.has(this.options.settings.guild_id)) {
         this.log.warn({ guild: this.options.settings.guild_id }, 'the bot is not in the configured guild');
       }
-      await Promise.all([this.chat?.attach(client), this.feed?.attach(client)]);
+      await Promise.all([this.chat?.attach(client), this.feed?.attach(client), this.registerCommands(client)]);
       this.state = 'ready';
       this.log.info({ user: client.user.tag }, 'Discord bot ready');
     } catch (error) {
       this.log.error({ err: error }, 'Discord set-up failed; the ghost server carries on');
+    }
+  }
+
+  /** Replaces the guild's slash commands with the ones generated from the registry. */
+  private async registerCommands(client: Client<true>): Promise<void> {
+    const bodies = this.interactions?.slash.bodies ?? [];
+    try {
+      await client.application.commands.set(bodies, this.options.settings.guild_id);
+      this.log.info({ commands: bodies.length }, 'Discord slash commands registered');
+    } catch (error) {
+      this.log.warn({ err: error }, 'cannot register slash commands; chat and events still work');
     }
   }
 

@@ -1,0 +1,203 @@
+/**
+ * Runs slash commands: maps the interaction back to its registry command, checks the member's
+ * level (permissions.ts), runs it through the same registry as the console, and replies.
+ * Admin actions and errors are answered privately (ephemeral); results that concern everyone
+ * (a ban) also go to the events channel. Denied attempts are written to the audit log too.
+ * Plus /role, which manages the levels themselves.
+ */
+import {
+  escapeMarkdown,
+  MessageFlags,
+  PermissionFlagsBits,
+  SlashCommandBuilder,
+  type AutocompleteInteraction,
+  type ChatInputCommandInteraction,
+  type Interaction,
+} from 'discord.js';
+import type { AdminContext } from '../commands/context.js';
+import { permits, type ArgumentValues, type CommandRegistry, type Invoker } from '../commands/registry.js';
+import type { GrantSubject, PermissionLevel, Store } from '../db/database.js';
+import type { GhostServer } from '../ghost/server.js';
+import type { Logger } from '../logger.js';
+import { NO_MENTIONS } from './chat-relay.js';
+import type { EventFeed } from './event-feed.js';
+import { DISCORD_MESSAGE_LIMIT } from './format.js';
+import { discordInvoker } from './permissions.js';
+import { buildSlashCommands, optionName, type SlashCommandSet } from './slash-commands.js';
+
+const LEVELS: readonly PermissionLevel[] = ['admin', 'moderator', 'everyone'];
+const AUTOCOMPLETE_LIMIT = 25;
+
+/** /role grant|revoke|list: which roles or members may run which level of commands. */
+export function roleCommand(): SlashCommandBuilder {
+  const builder = new SlashCommandBuilder()
+    .setName('role')
+    .setDescription('Who may run which ghost server commands')
+    .setDefaultMemberPermissions(PermissionFlagsBits.ManageGuild);
+  builder.addSubcommand((sub) =>
+    sub
+      .setName('grant')
+      .setDescription('Give a role or a member a command level')
+      .addMentionableOption((option) => option.setName('target').setDescription('A role or a member').setRequired(true))
+      .addStringOption((option) =>
+        option
+          .setName('level')
+          .setDescription('admin: everything; moderator: kick, countdowns, messages; everyone: status and results')
+          .setRequired(true)
+          .addChoices(...LEVELS.map((level) => ({ name: level, value: level }))),
+      ),
+  );
+  builder.addSubcommand((sub) =>
+    sub
+      .setName('revoke')
+      .setDescription('Remove the level given to a role or a member')
+      .addMentionableOption((option) =>
+        option.setName('target').setDescription('A role or a member').setRequired(true),
+      ),
+  );
+  builder.addSubcommand((sub) => sub.setName('list').setDescription('Show the levels given to roles and members'));
+  return builder;
+}
+
+/** Discord renders markdown: multi-line results go in a code block, single lines are escaped. */
+function asDiscordText(text: string): string {
+  const body = text.includes('\n') ? `\`\`\`\n${text.replace(/```/g, "'''")}\n\`\`\`` : escapeMarkdown(text);
+  return body.length <= DISCORD_MESSAGE_LIMIT ? body : `${body.slice(0, DISCORD_MESSAGE_LIMIT - 5)}…\`\`\``;
+}
+
+export interface InteractionHandlerOptions {
+  commands: CommandRegistry<AdminContext>;
+  store: Store;
+  server: GhostServer;
+  feed: EventFeed;
+  logger: Logger;
+}
+
+export class InteractionHandler {
+  readonly slash: SlashCommandSet;
+
+  constructor(private readonly options: InteractionHandlerOptions) {
+    this.slash = buildSlashCommands(options.commands.list(), [roleCommand()]);
+  }
+
+  async handle(interaction: Interaction): Promise<void> {
+    try {
+      if (interaction.isAutocomplete()) await this.autocomplete(interaction);
+      else if (interaction.isChatInputCommand()) {
+        if (interaction.commandName === 'role') await this.role(interaction);
+        else await this.command(interaction);
+      }
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'cannot answer a Discord interaction');
+    }
+  }
+
+  private async reply(interaction: ChatInputCommandInteraction, text: string, ephemeral: boolean): Promise<void> {
+    await interaction.reply({
+      content: asDiscordText(text),
+      allowedMentions: NO_MENTIONS,
+      ...(ephemeral ? { flags: MessageFlags.Ephemeral } : {}),
+    });
+  }
+
+  private audit(invoker: Invoker, action: string, detail: string): void {
+    try {
+      this.options.store.audit.record({ actor: invoker.name, source: 'discord', action, detail });
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'cannot write the audit log');
+    }
+  }
+
+  private async command(interaction: ChatInputCommandInteraction): Promise<void> {
+    const { commands, store, feed } = this.options;
+    const name = this.slash.registryName(interaction.commandName, interaction.options.getSubcommand(false));
+    const definition = name === undefined ? undefined : commands.find(name);
+    if (definition === undefined) {
+      await this.reply(interaction, 'This command is not known to the server (yet); try again in a minute.', true);
+      return;
+    }
+    const invoker = discordInvoker(interaction, store.grants);
+    if (!permits(invoker, definition)) {
+      this.audit(invoker, `denied: ${definition.name}`, `needs ${definition.permission}, has ${invoker.permission}`);
+      await this.reply(
+        interaction,
+        `You need the ${definition.permission} level for /${interaction.commandName}.`,
+        true,
+      );
+      return;
+    }
+    const args: ArgumentValues = {};
+    for (const argument of definition.arguments ?? []) {
+      const value =
+        argument.type === 'integer'
+          ? interaction.options.getInteger(optionName(argument))
+          : interaction.options.getString(optionName(argument));
+      if (value !== null) args[argument.name] = value;
+    }
+    const result = await commands.run(definition.name, args, invoker);
+    await this.reply(interaction, result.text, !result.ok || definition.mutates === true);
+    if (result.ok && definition.announce)
+      feed.add(`🔨 ${escapeMarkdown(result.text)} (by ${escapeMarkdown(invoker.name)})`);
+  }
+
+  private async autocomplete(interaction: AutocompleteInteraction): Promise<void> {
+    const name = this.slash.registryName(interaction.commandName, interaction.options.getSubcommand(false));
+    const definition = name === undefined ? undefined : this.options.commands.find(name);
+    const focused = interaction.options.getFocused(true);
+    const argument = definition?.arguments?.find((spec) => optionName(spec) === focused.name);
+    const typed = String(focused.value).toLowerCase();
+    const clients = this.options.server
+      .listClients()
+      .filter((client) => client.name.toLowerCase().includes(typed) || String(client.id).startsWith(typed))
+      .slice(0, AUTOCOMPLETE_LIMIT);
+    if (argument?.complete === 'player-id') {
+      await interaction.respond(
+        clients.map((client) => ({ name: `${client.name} (#${client.id})`.slice(0, 100), value: client.id })),
+      );
+    } else if (argument?.complete === 'player-name') {
+      await interaction.respond(
+        clients.map((client) => ({ name: client.name.slice(0, 100), value: client.name.slice(0, 100) })),
+      );
+    } else {
+      await interaction.respond([]);
+    }
+  }
+
+  private async role(interaction: ChatInputCommandInteraction): Promise<void> {
+    const { grants } = this.options.store;
+    const invoker = discordInvoker(interaction, grants);
+    const sub = interaction.options.getSubcommand();
+    if (invoker.permission !== 'admin') {
+      this.audit(invoker, `denied: role ${sub}`, `needs admin, has ${invoker.permission}`);
+      await this.reply(interaction, 'You need the admin level to manage roles.', true);
+      return;
+    }
+    if (sub === 'list') {
+      const lines = grants
+        .list()
+        .map(
+          (grant) => `${grant.subject === 'role' ? `<@&${grant.subjectId}>` : `<@${grant.subjectId}>`}: ${grant.level}`,
+        );
+      await interaction.reply({
+        content: lines.length > 0 ? lines.join('\n') : 'No levels given yet; members with Administrator are admins.',
+        allowedMentions: NO_MENTIONS,
+        flags: MessageFlags.Ephemeral,
+      });
+      return;
+    }
+    const target = interaction.options.get('target', true);
+    const subject: GrantSubject = target.role ? 'role' : 'user';
+    const subjectId = target.role?.id ?? target.user?.id ?? String(target.value);
+    const mention = subject === 'role' ? `<@&${subjectId}>` : `<@${subjectId}>`;
+    let text: string;
+    if (sub === 'grant') {
+      const level = interaction.options.getString('level', true) as PermissionLevel;
+      grants.grant(subject, subjectId, level, `discord:${invoker.name}`);
+      text = `${mention} now has the ${level} level.`;
+    } else {
+      text = grants.revoke(subject, subjectId) ? `${mention} no longer has a level.` : `${mention} had no level.`;
+    }
+    this.audit(invoker, `role ${sub} ${subject} ${subjectId}`, text);
+    await interaction.reply({ content: text, allowedMentions: NO_MENTIONS, flags: MessageFlags.Ephemeral });
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Slash commands generated from the command registry, so each admin command is written once.
+ * Registry names become slash commands by their first word: `list` → /list, `kick name`,
+ * `kick id`, `kick ip` → /kick with subcommands name, id, ip. GhostServer's legacy names are not
+ * offered on Discord. Arguments become options: words and rest-of-line text are strings,
+ * integers keep their bounds, choices become fixed choices, and player names/ids autocomplete
+ * from the clients connected now.
+ *
+ * Discord's `default_member_permissions` hides admin commands from members without Manage
+ * Server and moderator ones from members without Kick Members (guild admins can change this
+ * under Server Settings → Integrations); the real check happens when a command runs, against the
+ * levels stored with /role (see permissions.ts).
+ */
+import {
+  PermissionFlagsBits,
+  SlashCommandBuilder,
+  SlashCommandSubcommandBuilder,
+  type SlashCommandIntegerOption,
+  type SlashCommandStringOption,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
+import type { ArgumentSpec, CommandDefinition, Permission } from '../commands/registry.js';
+
+const DEFAULT_PERMISSIONS: Record<Permission, bigint | undefined> = {
+  admin: PermissionFlagsBits.ManageGuild,
+  moderator: PermissionFlagsBits.KickMembers,
+  everyone: undefined,
+};
+const PERMISSION_RANK: Record<Permission, number> = { everyone: 0, moderator: 1, admin: 2 };
+
+/** Discord option names: lower case, no spaces, at most 32 characters. */
+export function optionName(argument: ArgumentSpec): string {
+  return argument.name
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '_')
+    .slice(0, 32);
+}
+
+function describe(text: string): string {
+  return text.length <= 100 ? text : `${text.slice(0, 99)}…`;
+}
+
+/** What commands and subcommands have in common for adding options. */
+interface OptionHost {
+  addStringOption(build: (option: SlashCommandStringOption) => SlashCommandStringOption): unknown;
+  addIntegerOption(build: (option: SlashCommandIntegerOption) => SlashCommandIntegerOption): unknown;
+}
+
+function addOptions(host: OptionHost, definition: CommandDefinition<unknown>): void {
+  // Discord wants required options before optional ones; the registry already orders them so.
+  for (const argument of definition.arguments ?? []) {
+    const description = describe(argument.description ?? argument.name);
+    if (argument.type === 'integer') {
+      host.addIntegerOption((option) => {
+        option.setName(optionName(argument)).setDescription(description).setRequired(!argument.optional);
+        if (argument.min !== undefined) option.setMinValue(argument.min);
+        if (argument.max !== undefined) option.setMaxValue(argument.max);
+        if (argument.complete !== undefined) option.setAutocomplete(true);
+        return option;
+      });
+    } else {
+      host.addStringOption((option) => {
+        option.setName(optionName(argument)).setDescription(description).setRequired(!argument.optional);
+        if (argument.choices !== undefined)
+          option.addChoices(...argument.choices.map((choice) => ({ name: choice, value: choice })));
+        else if (argument.complete !== undefined) option.setAutocomplete(true);
+        if (argument.type !== 'rest') option.setMaxLength(100);
+        return option;
+      });
+    }
+  }
+}
+
+export interface SlashCommandSet {
+  bodies: RESTPostAPIChatInputApplicationCommandsJSONBody[];
+  /** "kick" + "name" → the registry command "kick name"; "list" + null → "list". */
+  registryName(command: string, subcommand: string | null): string | undefined;
+}
+
+/** Builds the slash commands for every non-legacy registry command (plus any extra builders). */
+export function buildSlashCommands(
+  definitions: readonly CommandDefinition<unknown>[],
+  extra: SlashCommandBuilder[] = [],
+): SlashCommandSet {
+  const groups = new Map<string, CommandDefinition<unknown>[]>();
+  for (const definition of definitions) {
+    if (definition.legacy) continue;
+    const top = definition.name.split(' ')[0]!;
+    groups.set(top, [...(groups.get(top) ?? []), definition]);
+  }
+  const names = new Map<string, string>();
+  const bodies: RESTPostAPIChatInputApplicationCommandsJSONBody[] = [];
+  for (const [top, members] of groups) {
+    const builder = new SlashCommandBuilder().setName(top);
+    const single = members.length === 1 && !members[0]!.name.includes(' ') ? members[0]! : undefined;
+    // The command's default visibility follows its least privileged subcommand.
+    const lowest = members.reduce((low, definition) =>
+      PERMISSION_RANK[definition.permission] < PERMISSION_RANK[low.permission] ? definition : low,
+    ).permission;
+    const permissions = DEFAULT_PERMISSIONS[lowest];
+    if (permissions !== undefined) builder.setDefaultMemberPermissions(permissions);
+    if (single !== undefined) {
+      builder.setDescription(describe(single.summary));
+      addOptions(builder, single);
+      names.set(`${top}`, single.name);
+    } else {
+      builder.setDescription(describe(`${top} commands`));
+      for (const definition of members) {
+        const sub = definition.name.split(' ').slice(1).join('_');
+        if (sub === '') continue; // a bare name next to subcommands cannot exist on Discord
+        const subcommand = new SlashCommandSubcommandBuilder()
+          .setName(sub)
+          .setDescription(describe(definition.summary));
+        addOptions(subcommand, definition);
+        builder.addSubcommand(subcommand);
+        names.set(`${top} ${sub}`, definition.name);
+      }
+    }
+    bodies.push(builder.toJSON());
+  }
+  // One-word aliases get a slash command of their own (`ban list` is also /bans).
+  for (const definition of definitions) {
+    if (definition.legacy) continue;
+    for (const alias of definition.aliases ?? []) {
+      if (alias.includes(' ') || groups.has(alias) || names.has(alias)) continue;
+      const builder = new SlashCommandBuilder().setName(alias).setDescription(describe(definition.summary));
+      const permissions = DEFAULT_PERMISSIONS[definition.permission];
+      if (permissions !== undefined) builder.setDefaultMemberPermissions(permissions);
+      addOptions(builder, definition);
+      bodies.push(builder.toJSON());
+      names.set(alias, definition.name);
+    }
+  }
+  for (const builder of extra) bodies.push(builder.toJSON());
+  return {
+    bodies,
+    registryName: (command, subcommand) => names.get(subcommand === null ? command : `${command} ${subcommand}`),
+  };
+}
