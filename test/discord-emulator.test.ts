@@ -1,0 +1,426 @@
+/**
+ * The Discord API emulator (test/discord-emulator/) against the real discord.js Client: login,
+ * messages both ways, application commands, interactions, webhooks, rate limits, gateway drops and
+ * a wrong token. Everything on 127.0.0.1; every wait bounded.
+ */
+import {
+  ChannelType as DjsChannelType,
+  Client,
+  DiscordAPIError,
+  DiscordjsErrorCodes,
+  Events,
+  GatewayIntentBits,
+  MessageFlags,
+  PermissionFlagsBits,
+  RESTEvents,
+  type ClientEvents,
+  type ClientOptions,
+  type Message,
+} from 'discord.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { DEFAULT_BOT_PERMISSIONS, DiscordEmulator, type DiscordEmulatorOptions } from './discord-emulator/index.js';
+
+const TOKEN = 'emulated.bot.token';
+const GUILD = '900000000000000001';
+const CHAT = '900000000000000010';
+const EVENTS = '900000000000000011';
+const VOICE = '900000000000000012';
+const MOD_ROLE = '900000000000000020';
+const ALICE = { id: '900000000000000100', username: 'alice' };
+const BOB = { id: '900000000000000101', username: 'bob' };
+
+const emulators: DiscordEmulator[] = [];
+const clients: Client[] = [];
+const sockets: WebSocket[] = [];
+
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.terminate();
+  await Promise.all(clients.splice(0).map((client) => client.destroy()));
+  const unhandled = emulators.flatMap((emulator) => emulator.unhandledRequests.map((r) => `${r.method} ${r.path}`));
+  await Promise.all(emulators.splice(0).map((emulator) => emulator.stop()));
+  // Every request discord.js made had a route in the emulator.
+  expect(unhandled).toEqual([]);
+});
+
+async function startEmulator(overrides: Partial<DiscordEmulatorOptions> = {}): Promise<DiscordEmulator> {
+  const emulator = await DiscordEmulator.start({
+    botToken: TOKEN,
+    guildId: GUILD,
+    guildName: 'Portal 2 Speedrunning',
+    bot: { username: 'ghost-bot' },
+    channels: [
+      { id: CHAT, name: 'ghost-chat' },
+      { id: EVENTS, name: 'ghost-events', topic: 'joins and leaves' },
+      { id: VOICE, name: 'voice', type: 2 },
+    ],
+    roles: [{ id: MOD_ROLE, name: 'mod', permissions: PermissionFlagsBits.KickMembers }],
+    members: [
+      { ...ALICE, roles: [MOD_ROLE] },
+      { ...BOB, nick: 'bobby' },
+    ],
+    ...overrides,
+  });
+  emulators.push(emulator);
+  return emulator;
+}
+
+function newClient(emulator: DiscordEmulator, options: Partial<ClientOptions> = {}): Client {
+  const client = new Client({
+    intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent],
+    ...emulator.clientOptions(),
+    ...options,
+  });
+  clients.push(client);
+  return client;
+}
+
+/** The next `event` whose arguments pass `filter`, or a rejection after `timeoutMs`. */
+function nextEvent<K extends keyof ClientEvents>(
+  client: Client,
+  event: K,
+  filter: (...args: ClientEvents[K]) => boolean = () => true,
+  timeoutMs = 3000,
+): Promise<ClientEvents[K]> {
+  return new Promise((resolve, reject) => {
+    const listener = (...args: ClientEvents[K]): void => {
+      if (!filter(...args)) return;
+      clearTimeout(timer);
+      client.off(event, listener);
+      resolve(args);
+    };
+    const timer = setTimeout(() => {
+      client.off(event, listener);
+      reject(new Error(`no ${String(event)} event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    client.on(event, listener);
+  });
+}
+
+async function connect(emulator: DiscordEmulator, options: Partial<ClientOptions> = {}): Promise<Client<true>> {
+  const client = newClient(emulator, options);
+  const ready = nextEvent(client, Events.ClientReady);
+  await client.login(TOKEN);
+  const [readyClient] = await ready;
+  return readyClient;
+}
+
+function nextMessage(client: Client, content: string, timeoutMs = 3000): Promise<Message> {
+  return nextEvent(client, Events.MessageCreate, (m) => m.content === content, timeoutMs).then(([m]) => m);
+}
+
+async function chatChannel(client: Client<true>) {
+  const channel = client.channels.cache.get(CHAT);
+  if (channel?.type !== DjsChannelType.GuildText) throw new Error('chat channel not cached as a text channel');
+  return channel;
+}
+
+describe('Discord emulator with the real discord.js Client', () => {
+  it('logs in: READY, then the guild with its channels, roles and members cached', async () => {
+    const emulator = await startEmulator();
+    const client = await connect(emulator);
+
+    expect(client.user.id).toBe(emulator.botUser.id);
+    expect(client.user.username).toBe('ghost-bot');
+    expect(client.application.id).toBe(emulator.applicationId);
+    const guild = client.guilds.cache.get(GUILD);
+    expect(guild?.name).toBe('Portal 2 Speedrunning');
+    expect(guild?.available).toBe(true);
+    expect(guild?.channels.cache.map((c) => c.name).sort()).toEqual(['ghost-chat', 'ghost-events', 'voice']);
+    expect(client.channels.cache.get(EVENTS)?.type).toBe(DjsChannelType.GuildText);
+    expect(client.channels.cache.get(VOICE)?.type).toBe(DjsChannelType.GuildVoice);
+    expect(guild?.roles.everyone.id).toBe(GUILD);
+    expect(guild?.roles.cache.get(MOD_ROLE)?.name).toBe('mod');
+    expect(guild?.members.cache.get(ALICE.id)?.roles.cache.has(MOD_ROLE)).toBe(true);
+    expect(guild?.members.cache.get(BOB.id)?.displayName).toBe('bobby');
+    expect(guild?.members.me?.id).toBe(client.user.id);
+    const chat = await chatChannel(client);
+    expect(chat.permissionsFor(client.user)?.has(PermissionFlagsBits.ManageWebhooks)).toBe(true);
+
+    expect(emulator.requestsTo('GET /gateway/bot').length).toBeGreaterThan(0);
+    const identify = emulator.gatewayLog.find((e) => e.direction === 'in' && e.op === 2);
+    expect(identify).toBeDefined();
+    expect(emulator.gatewayLog.filter((e) => e.t === 'GUILD_CREATE')).toHaveLength(1);
+    expect(emulator.unhandledRequests).toEqual([]);
+  });
+
+  it('records a message the bot sends, with its allowed_mentions, and echoes MESSAGE_CREATE', async () => {
+    const emulator = await startEmulator();
+    const client = await connect(emulator, { allowedMentions: { parse: [] } });
+    const chat = await chatChannel(client);
+
+    const echoed = nextMessage(client, 'hello <@900000000000000100>');
+    const sent = await chat.send('hello <@900000000000000100>');
+    expect(sent.id).toMatch(/^\d+$/);
+    expect(sent.author.id).toBe(client.user.id);
+
+    const stored = await emulator.waitForMessage(CHAT, (m) => m.content.startsWith('hello'));
+    expect(stored.id).toBe(sent.id);
+    expect(stored.source).toBe('bot');
+    expect(stored.allowedMentions).toEqual({ parse: [] });
+    expect(stored.canPing).toBe(false);
+    expect(stored.raw.mentions).toEqual([]);
+    const request = emulator.requestsTo(`POST /channels/${CHAT}/messages`)[0];
+    expect((request?.body as { allowed_mentions?: unknown }).allowed_mentions).toEqual({ parse: [] });
+
+    // A per-message allowedMentions that lets Alice be pinged shows up as such.
+    await chat.send({ content: 'ping <@900000000000000100>', allowedMentions: { users: [ALICE.id] } });
+    const pinging = await emulator.waitForMessage(CHAT, (m) => m.content.startsWith('ping'));
+    expect(pinging.canPing).toBe(true);
+    expect((pinging.raw.mentions as Array<{ id: string }>).map((u) => u.id)).toEqual([ALICE.id]);
+
+    const [echo] = [await echoed];
+    expect(echo.author.id).toBe(client.user.id);
+
+    await expect(chat.send({ content: 'x'.repeat(2001) })).rejects.toMatchObject({ code: 50035, status: 400 });
+    await expect(chat.send({ content: '   ' })).rejects.toMatchObject({ code: 50006 });
+  });
+
+  it('delivers a user message (and a webhook message) to messageCreate, and honours MessageContent', async () => {
+    const emulator = await startEmulator();
+    const client = await connect(emulator);
+
+    const received = nextMessage(client, 'gg <@' + emulator.botUser.id + '>');
+    emulator.userSays(CHAT, ALICE, 'gg <@' + emulator.botUser.id + '>');
+    const message = await received;
+    expect(message.author.username).toBe('alice');
+    expect(message.author.bot).toBe(false);
+    expect(message.channelId).toBe(CHAT);
+    expect(message.guildId).toBe(GUILD);
+    expect(message.member?.roles.cache.has(MOD_ROLE)).toBe(true);
+    expect(message.webhookId).toBeNull();
+    expect(message.mentions.users.has(client.user.id)).toBe(true);
+
+    const fromHook = nextMessage(client, 'relayed');
+    emulator.userSays(CHAT, { id: '1', username: 'SomePlayer', webhookId: '900000000000000777' }, 'relayed');
+    const hooked = await fromHook;
+    expect(hooked.webhookId).toBe('900000000000000777');
+    expect(hooked.author.bot).toBe(true);
+    expect(hooked.author.username).toBe('SomePlayer');
+
+    // A second client without the MessageContent intent sees the message but not its text.
+    const blind = await connect(emulator, { intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages] });
+    const seen = nextEvent(blind, Events.MessageCreate, (m) => m.author.id === BOB.id);
+    emulator.userSays(CHAT, BOB, 'secret text');
+    const [blank] = await seen;
+    expect(blank.content).toBe('');
+  });
+
+  it('bulk-overwrites guild commands, keeping ids of commands that stay', async () => {
+    const emulator = await startEmulator();
+    const client = await connect(emulator);
+
+    const first = await client.application.commands.set(
+      [
+        { name: 'players', description: 'Who is on the ghost server' },
+        { name: 'kick', description: 'Kick a player', options: [{ type: 3, name: 'player', description: 'Name' }] },
+      ],
+      GUILD,
+    );
+    expect(first.map((c) => c.name).sort()).toEqual(['kick', 'players']);
+    const playersId = first.find((c) => c.name === 'players')?.id;
+    expect(playersId).toMatch(/^\d+$/);
+    expect(emulator.commands().map((c) => c.name)).toEqual(['players', 'kick']);
+    const put = emulator.requestsTo(`PUT /applications/${emulator.applicationId}/guilds/${GUILD}/commands`);
+    expect(put).toHaveLength(1);
+    expect(Array.isArray(put[0]?.body)).toBe(true);
+
+    const second = await client.application.commands.set([{ name: 'players', description: 'Who is on' }], GUILD);
+    expect(second.first()?.id).toBe(playersId);
+    expect(emulator.commands().map((c) => c.name)).toEqual(['players']);
+
+    const fetched = await client.guilds.cache.get(GUILD)!.commands.fetch();
+    expect(fetched.map((c) => c.description)).toEqual(['Who is on']);
+    expect(emulator.commands('global')).toEqual([]);
+  });
+
+  it('round-trips interactions: ephemeral reply, deferred reply with edit and follow-up, autocomplete', async () => {
+    const emulator = await startEmulator();
+    const client = await connect(emulator);
+    await client.application.commands.set(
+      [
+        {
+          name: 'whois',
+          description: 'Look someone up',
+          options: [
+            { type: 6, name: 'user', description: 'Who', required: true },
+            { type: 4, name: 'count', description: 'How many' },
+          ],
+        },
+        { name: 'slow', description: 'Takes a while' },
+        {
+          name: 'map',
+          description: 'Pick a map',
+          options: [{ type: 3, name: 'name', description: 'Map', autocomplete: true }],
+        },
+      ],
+      GUILD,
+    );
+    client.on(Events.InteractionCreate, (interaction) => {
+      void (async () => {
+        if (interaction.isAutocomplete()) {
+          const typed = interaction.options.getFocused();
+          const maps = ['sp_a1_intro1', 'sp_a2_laser_intro', 'mp_coop_lobby_3'];
+          await interaction.respond(maps.filter((m) => m.includes(typed)).map((m) => ({ name: m, value: m })));
+          return;
+        }
+        if (!interaction.isChatInputCommand()) return;
+        if (interaction.commandName === 'whois') {
+          const user = interaction.options.getUser('user', true);
+          const count = interaction.options.getInteger('count') ?? 0;
+          const isMod = interaction.inCachedGuild() && interaction.member.roles.cache.has(MOD_ROLE);
+          await interaction.reply({
+            content: `${user.username} x${count} by ${interaction.user.username} mod=${isMod}`,
+            flags: MessageFlags.Ephemeral,
+          });
+        } else if (interaction.commandName === 'slow') {
+          await interaction.deferReply();
+          await interaction.editReply('done');
+          await interaction.followUp({ content: 'and more', flags: MessageFlags.Ephemeral });
+        }
+      })().catch(() => undefined);
+    });
+
+    const whois = await emulator.invokeCommand({ name: 'whois', options: { user: BOB.id, count: 3 }, user: ALICE });
+    expect(whois.callback?.type).toBe(4);
+    expect(whois.ephemeral).toBe(true);
+    expect(whois.content).toBe('bob x3 by alice mod=true');
+    expect((whois.callback?.body.data as { flags?: number }).flags).toBe(64);
+    const callback = emulator.requestsTo('POST /interactions/:id/:token/callback')[0];
+    expect(callback?.path).toBe(`/interactions/${whois.id}/${whois.token}/callback`);
+    expect(callback?.status).toBe(204);
+
+    const slow = await emulator.invokeCommand({ name: 'slow', user: BOB });
+    expect(slow.deferred).toBe(true);
+    expect(slow.ephemeral).toBe(false);
+    await slow.waitForResponses(3);
+    expect(slow.responses.map((r) => r.kind)).toEqual(['callback', 'edit', 'followup']);
+    expect(slow.content).toBe('done');
+    expect(slow.followUps.map((m) => [m.content, m.flags])).toEqual([['and more', 64]]);
+    expect(emulator.requestsTo('PATCH /webhooks/:app/:token/messages/@original')).toHaveLength(1);
+    // The non-ephemeral reply is a visible channel message; the ephemeral ones are not in the channel's history.
+    expect(
+      emulator
+        .messagesIn(CHAT)
+        .filter((m) => (m.flags & 64) === 0)
+        .map((m) => m.content),
+    ).toEqual(['done']);
+
+    const choices = await emulator.autocomplete({ name: 'map', focused: 'name', value: 'intro', user: ALICE });
+    expect(choices.map((c) => c.name)).toEqual(['sp_a1_intro1', 'sp_a2_laser_intro']);
+  });
+
+  it('lets the bot post through a webhook under a player name, and answers 403 without Manage Webhooks', async () => {
+    const emulator = await startEmulator();
+    const client = await connect(emulator);
+    const chat = await chatChannel(client);
+
+    expect((await chat.fetchWebhooks()).size).toBe(0);
+    const webhook = await chat.createWebhook({ name: 'SAR chat', reason: 'relay' });
+    expect(webhook.owner?.id).toBe(client.user.id);
+    expect(emulator.webhooks.map((w) => w.name)).toEqual(['SAR chat']);
+    expect(emulator.requestsTo(`POST /channels/${CHAT}/webhooks`)[0]?.reason).toBe('relay');
+
+    const echoed = nextMessage(client, 'nice run');
+    await webhook.send({ content: 'nice run', username: 'PlayerOne', allowedMentions: { parse: [] } });
+    const stored = await emulator.waitForMessage(CHAT, (m) => m.source === 'webhook');
+    expect(stored.username).toBe('PlayerOne');
+    expect(stored.webhookId).toBe(webhook.id);
+    expect(stored.canPing).toBe(false);
+    expect((await echoed).webhookId).toBe(webhook.id);
+    expect((await chat.fetchWebhooks()).first()?.id).toBe(webhook.id);
+    await expect(webhook.send({ content: 'x', username: 'Discord fan' })).rejects.toMatchObject({ code: 50035 });
+
+    const roleUpdated = nextEvent(client, Events.GuildRoleUpdate);
+    emulator.setBotPermissions(DEFAULT_BOT_PERMISSIONS & ~PermissionFlagsBits.ManageWebhooks);
+    await roleUpdated;
+    expect(chat.permissionsFor(client.user)?.has(PermissionFlagsBits.ManageWebhooks)).toBe(false);
+    const refused = await chat.fetchWebhooks().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(DiscordAPIError);
+    expect(refused).toMatchObject({ status: 403, code: 50013 });
+  });
+
+  it('a 429 on the message route is retried by discord.js and the message still arrives', async () => {
+    const emulator = await startEmulator();
+    const client = await connect(emulator);
+    const chat = await chatChannel(client);
+    const restDebug: string[] = [];
+    client.rest.on(RESTEvents.Debug, (info) => restDebug.push(info));
+
+    emulator.failNext('POST /channels/:id/messages', { status: 429, retryAfter: 0.2 });
+    const started = Date.now();
+    const sent = await chat.send('after the limit');
+    const elapsed = Date.now() - started;
+
+    expect(sent.content).toBe('after the limit');
+    const attempts = emulator.requestsTo(`POST /channels/${CHAT}/messages`);
+    expect(attempts.map((r) => [r.status, r.faulted])).toEqual([
+      [429, true],
+      [200, false],
+    ]);
+    expect(elapsed).toBeGreaterThanOrEqual(200);
+    expect(emulator.messagesIn(CHAT).map((m) => m.content)).toEqual(['after the limit']);
+    // discord.js saw the 429 and took Retry-After (0.2 s) plus its 50 ms offset.
+    const hit = restDebug.filter((line) => line.includes('Encountered unexpected 429 rate limit'));
+    expect(hit).toHaveLength(1);
+    expect(hit[0]).toMatch(/Retry After\s*: 250ms/);
+    expect(emulator.rest.pendingFaults).toBe(0);
+  });
+
+  it('a dropped gateway connection is resumed (missed events replayed) or re-identified, and messages flow', async () => {
+    const emulator = await startEmulator();
+    const client = await connect(emulator);
+
+    // Resumable close: the message said while the bot is away is replayed on RESUME.
+    const since = emulator.gatewayLog.length;
+    expect(await emulator.dropGatewayConnections({ waitForReconnect: false })).toBe('dropped');
+    const replayed = nextMessage(client, 'said while away');
+    emulator.userSays(CHAT, ALICE, 'said while away');
+    await emulator.waitForDispatch('RESUMED', since);
+    await replayed;
+    expect(emulator.gatewayLog.slice(since).some((e) => e.direction === 'in' && e.op === 6)).toBe(true);
+    const after = nextMessage(client, 'after resume');
+    emulator.userSays(CHAT, BOB, 'after resume');
+    await after;
+
+    // Invalid-sequence close: discord.js starts a new session with IDENTIFY.
+    expect(await emulator.dropGatewayConnections({ code: 4007 })).toBe('identified');
+    const afterIdentify = nextMessage(client, 'after re-identify');
+    emulator.userSays(CHAT, ALICE, 'after re-identify');
+    await afterIdentify;
+    await (await chatChannel(client)).send('bot still sends');
+    await emulator.waitForMessage(CHAT, (m) => m.content === 'bot still sends');
+    expect(emulator.gateway.openConnections).toBe(1);
+  });
+
+  it('a wrong token makes login fail, and the gateway closes 4004 on a bad IDENTIFY', async () => {
+    const emulator = await startEmulator();
+    const client = newClient(emulator);
+
+    const failure = await client.login('not.the.token').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toMatchObject({ code: DiscordjsErrorCodes.TokenInvalid });
+    expect(emulator.requestsTo('GET /gateway/bot').map((r) => r.status)).toEqual([401]);
+    expect(emulator.gatewayLog).toEqual([]);
+
+    const socket = new WebSocket(`${emulator.gatewayUrl}/?v=10&encoding=json`);
+    sockets.push(socket);
+    const closed = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('gateway did not close')), 3000);
+      socket.on('message', (data) => {
+        const frame = JSON.parse(String(data)) as { op: number };
+        if (frame.op === 10) socket.send(JSON.stringify({ op: 2, d: { token: 'not.the.token', intents: 1 } }));
+      });
+      socket.on('close', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+    expect(await closed).toBe(4004);
+  });
+});
