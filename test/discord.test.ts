@@ -223,6 +223,43 @@ describe('Discord bridge', () => {
     ).toBe(true);
   });
 
+  it('covers the remaining slash commands: countdown with commands, accept/refuse, whitelist, unban, audit, help, stop', async () => {
+    const { app, emulator } = await readyApp();
+    const asAdmin = { user: ADMIN, permissions: ADMIN_PERMISSIONS };
+    const run = (name: string, subcommand?: string, options?: Record<string, string | number>) =>
+      emulator.invokeCommand({
+        name,
+        ...(subcommand ? { subcommand } : {}),
+        ...(options ? { options } : {}),
+        ...asAdmin,
+      });
+    const alice = await join(app, 'Alice');
+
+    await run('countdown', 'start', { seconds_or_preset: '5', pre: 'sv_cheats 0', post: 'say go' });
+    expect(await alice.waitFor((p) => p.type === 'countdown_setup')).toMatchObject({
+      duration: 5,
+      preCommands: 'sv_cheats 0',
+      postCommands: 'say go',
+    });
+    await run('accept', undefined, { who: 'players' });
+    await run('refuse', undefined, { who: 'all' });
+    await expect(join(app, 'Late')).rejects.toThrow(/closed/);
+    await run('accept', undefined, { who: 'all' });
+    await run('whitelist', 'add', { kind: 'name', value: 'Alice' });
+    await run('whitelist', 'on');
+    await expect(join(app, 'Stranger')).rejects.toThrow(/closed/);
+    expect((await run('whitelist', 'list')).content).toContain('name Alice');
+    await run('whitelist', 'off');
+    await run('ban', 'ip', { ip: '127.0.0.77' });
+    await expect(join(app, 'Anyone', '127.0.0.77')).rejects.toThrow(/closed/);
+    expect((await run('unban', undefined, { ip_or_name: '127.0.0.77' })).content).toContain('Unbanned');
+    expect((await join(app, 'Anyone', '127.0.0.77')).id).toBeGreaterThan(0);
+    expect((await run('audit', undefined, { count: 3 })).content).toContain('discord:organiser unban');
+    expect((await emulator.invokeCommand({ name: 'help', user: MEMBER })).content).toContain('countdown start');
+    await run('stop');
+    await alice.waitForClose(3000);
+  });
+
   it('denies commands above a member’s level, and /role grants take effect at once', async () => {
     const { app, emulator } = await readyApp();
     const alice = await join(app, 'Alice');

@@ -10,7 +10,11 @@ type Definition = CommandDefinition<AdminContext>;
 type Audience = 'players' | 'spectators' | 'all';
 
 /** Starts a countdown from a length in seconds, a preset name, or the current settings. */
-function startCountdown(context: AdminContext, choice: string | undefined): CommandResult {
+function startCountdown(
+  context: AdminContext,
+  choice: string | undefined,
+  overrides: { preCommands?: string; postCommands?: string } = {},
+): CommandResult {
   let settings = {
     delay: context.countdown.delay,
     preCommands: context.countdown.preCommands,
@@ -26,6 +30,9 @@ function startCountdown(context: AdminContext, choice: string | undefined): Comm
     }
     settings = { ...preset };
   }
+  // Commands given with this start apply to this countdown only.
+  if (overrides.preCommands !== undefined) settings.preCommands = overrides.preCommands;
+  if (overrides.postCommands !== undefined) settings.postCommands = overrides.postCommands;
   if (settings.delay < 1 || settings.delay > context.countdown.maxDelay) {
     return fail(`the countdown must last 1 to ${context.countdown.maxDelay} seconds`);
   }
@@ -91,10 +98,23 @@ export const serverCommands: Definition[] = [
   {
     name: 'countdown start',
     summary: 'Start a race countdown for everyone: for some seconds, from a preset, or as set',
-    arguments: [{ name: 'seconds or preset', type: 'word', optional: true }],
+    arguments: [
+      { name: 'seconds or preset', type: 'word', optional: true },
+      {
+        name: 'pre',
+        type: 'word',
+        optional: true,
+        description: 'commands SAR runs at the start (this countdown only)',
+      },
+      { name: 'post', type: 'word', optional: true, description: 'commands SAR runs at zero (this countdown only)' },
+    ],
     permission: 'moderator',
     mutates: true,
-    run: (context, args) => startCountdown(context, args['seconds or preset'] as string | undefined),
+    run: (context, args) =>
+      startCountdown(context, args['seconds or preset'] as string | undefined, {
+        ...(args.pre !== undefined ? { preCommands: String(args.pre) } : {}),
+        ...(args.post !== undefined ? { postCommands: String(args.post) } : {}),
+      }),
   },
   {
     name: 'countdown presets',
