@@ -32,6 +32,8 @@ export interface ServerEvents {
   modelChanged: { client: ClientInfo; previousModel: string };
   colorChanged: { client: ClientInfo; previousColor: Color };
   countdownStarted: { duration: number; preCommands: string; postCommands: string };
+  /** The countdown reached zero (duration seconds after it started). */
+  countdownGo: { duration: number; preCommands: string; postCommands: string };
   serverMessage: { text: string };
 }
 

@@ -10,11 +10,11 @@ type Definition = CommandDefinition<AdminContext>;
 type Audience = 'players' | 'spectators' | 'all';
 
 /** Starts a countdown from a length in seconds, a preset name, or the current settings. */
-function startCountdown(
+async function startCountdown(
   context: AdminContext,
   choice: string | undefined,
   overrides: { preCommands?: string; postCommands?: string } = {},
-): CommandResult {
+): Promise<CommandResult> {
   let settings = {
     delay: context.countdown.delay,
     preCommands: context.countdown.preCommands,
@@ -36,11 +36,13 @@ function startCountdown(
   if (settings.delay < 1 || settings.delay > context.countdown.maxDelay) {
     return fail(`the countdown must last 1 to ${context.countdown.maxDelay} seconds`);
   }
-  const started = context.server.startCountdown({
+  const outcome = await context.server.requestCountdown({
     duration: settings.delay,
     preCommands: settings.preCommands,
     postCommands: settings.postCommands,
   });
+  if ('refused' in outcome) return fail(`countdown refused: ${outcome.refused}`);
+  const started = outcome.started;
   const count = context.server.listClients().length;
   return ok(`Countdown of ${settings.delay} s sent to ${count} client${count === 1 ? '' : 's'}`, started);
 }

@@ -13,11 +13,13 @@ import { applyMigrations } from './migrate.js';
 import { createWhitelistStore, type WhitelistStore } from './whitelist.js';
 import { createGrantStore, type GrantStore } from './grants.js';
 import { createRaceStore, type RaceStore } from './races.js';
+import { createPluginDataStore, type PluginDataStore } from './plugin-data.js';
 
 export { DatabaseError } from './errors.js';
 export { MIGRATIONS_FOLDER } from './migrate.js';
 export type { Ban, BanStore, NewBan } from './bans.js';
 export type { WhitelistEntry, WhitelistKind, WhitelistStore } from './whitelist.js';
+export type { PluginDataStore } from './plugin-data.js';
 export type { Grant, GrantStore, GrantSubject, PermissionLevel } from './grants.js';
 export { parseFinishTime, type Finish, type Race, type RaceStore } from './races.js';
 export { AUDIT_SOURCES, type AuditEntry, type AuditInput, type AuditLog, type AuditSource } from './audit.js';
@@ -29,6 +31,7 @@ export interface Store {
   readonly audit: AuditLog;
   readonly grants: GrantStore;
   readonly races: RaceStore;
+  readonly pluginData: PluginDataStore;
   /** Closes the file; later calls on the stores throw DatabaseError. Safe to call twice. */
   close(): void;
 }
@@ -53,6 +56,7 @@ export function openDatabase(path: string): Store {
     audit: createAuditLog(connection),
     grants: createGrantStore(connection),
     races: createRaceStore(connection),
+    pluginData: createPluginDataStore(connection),
     close() {
       if (connection.sqlite.open) connection.sqlite.close();
     },

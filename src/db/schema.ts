@@ -108,3 +108,14 @@ export const finishes = sqliteTable(
   },
   (table) => [index('finishes_race_idx').on(table.raceId)],
 );
+
+/** Plugins' persistent key-value storage: JSON values, namespaced by plugin name. */
+export const pluginData = sqliteTable(
+  'plugin_data',
+  {
+    plugin: text('plugin').notNull(),
+    key: text('key').notNull(),
+    value: text('value').notNull(),
+  },
+  (table) => [uniqueIndex('plugin_data_key_idx').on(table.plugin, table.key)],
+);

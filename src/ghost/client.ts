@@ -42,6 +42,8 @@ export class GhostClient implements ClientIdentity {
   missedHeartbeats = 0;
 
   readonly locatorLimiter: SlidingWindowLimiter;
+  /** Chat waiting for the chat filters, so that one client's messages keep their order. */
+  chatQueue: Promise<void> = Promise.resolve();
   /** Whether its socket is corked for this event-loop turn's batch of writes (see WriteBatcher). */
   corked = false;
   /** Set once the client is on its way out; nothing more is sent to or accepted from it. */

@@ -26,6 +26,8 @@ export interface HandlerContext {
   reply(client: GhostClient, payload: Buffer): void;
   removeClient(client: GhostClient, code: DropCode, detail?: string): void;
   reportViolation(client: GhostClient, kind: string, detail: string): void;
+  /** Passes chat through the chat filters (plugins, chat commands), then relays what is left. */
+  handleChat(client: GhostClient, text: string, payload: Buffer): void;
 }
 
 type PacketOf<T extends ClientPacket['type']> = Extract<ClientPacket, { type: T }>;
@@ -86,9 +88,7 @@ export const handlers: { [T in ClientPacket['type']]: Handler<T> } = {
   },
 
   message(context, client, packet, payload) {
-    context.log.info({ id: client.id, player: client.name, text: packet.text }, 'chat');
-    context.relayToOthers(client, payload);
-    context.bus.emit('clientMessage', { client: client.info(), text: packet.text });
+    context.handleChat(client, packet.text, payload);
   },
 
   countdown_confirm(context, client, packet) {

@@ -39,6 +39,22 @@ export type AdmissionCheck = (
   address: string,
 ) => string | undefined | Promise<string | undefined>;
 
+/** What a chat filter decides: relay as is, relay other text, or drop (e.g. a chat command). */
+export type ChatVerdict = { action: 'allow' } | { action: 'rewrite'; text: string } | { action: 'drop' };
+
+/**
+ * Looks at a chat message before it is relayed. Filters run in the order they were added; the
+ * first that rewrites changes the text the later ones see, the first that drops ends it.
+ */
+export type ChatFilter = (client: ClientInfo, text: string) => ChatVerdict | Promise<ChatVerdict>;
+
+/** Decides whether a countdown may start; returns a refusal reason, or undefined to allow. */
+export type CountdownCheck = (countdown: {
+  duration: number;
+  preCommands: string;
+  postCommands: string;
+}) => string | undefined | Promise<string | undefined>;
+
 export interface CountdownOptions {
   duration?: number;
   preCommands?: string;
@@ -87,6 +103,9 @@ export class GhostServer implements HandlerContext {
   private readonly connectionsPerAddress = new Map<string, number>();
   private readonly table = new GhostTable();
   private readonly admissionChecks: AdmissionCheck[] = [];
+  private readonly chatFilters: ChatFilter[] = [];
+  private readonly countdownChecks: CountdownCheck[] = [];
+  private countdownGoTimer: NodeJS.Timeout | undefined;
   private readonly writes = new WriteBatcher<GhostClient>((client) => this.checkBacklog(client));
   private readonly ticker: Ticker;
   private tcp: TcpServer | undefined;
@@ -161,6 +180,7 @@ export class GhostServer implements HandlerContext {
     this.log.info({ reason, clients: this.clients.size }, 'ghost server stopping');
     this.bus.emit('serverStopping', { reason });
     this.ticker.stop();
+    clearTimeout(this.countdownGoTimer);
     const listenerClosed = new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
 
     const notice = frame(encodeServerPacket({ type: 'message', id: 0, text: SHUTDOWN_MESSAGE }));
@@ -223,6 +243,36 @@ export class GhostServer implements HandlerContext {
     this.admissionChecks.push(check);
   }
 
+  addChatFilter(filter: ChatFilter): void {
+    this.chatFilters.push(filter);
+  }
+
+  addCountdownCheck(check: CountdownCheck): void {
+    this.countdownChecks.push(check);
+  }
+
+  /**
+   * Runs the countdown checks, then starts the countdown. Resolves with the refusal reason if a
+   * check refused (the commands use this; `startCountdown` skips the checks).
+   */
+  async requestCountdown(
+    options: CountdownOptions = {},
+  ): Promise<{ started: ReturnType<GhostServer['startCountdown']> } | { refused: string }> {
+    const countdown = {
+      duration: options.duration ?? this.config.countdown.delay,
+      preCommands: options.preCommands ?? this.config.countdown.pre_commands,
+      postCommands: options.postCommands ?? this.config.countdown.post_commands,
+    };
+    for (const check of this.countdownChecks) {
+      const reason = await check(countdown);
+      if (reason !== undefined) {
+        this.log.info({ reason }, 'countdown refused');
+        return { refused: reason };
+      }
+    }
+    return { started: this.startCountdown(countdown) };
+  }
+
   setAcceptingPlayers(accept: boolean): void {
     this.acceptingPlayers = accept;
     this.log.info({ accept }, accept ? 'accepting players' : 'refusing new players');
@@ -278,6 +328,10 @@ export class GhostServer implements HandlerContext {
     this.log.info({ duration, preCommands, postCommands, clients: this.clients.size }, 'countdown started');
     const started = { duration, preCommands, postCommands };
     this.bus.emit('countdownStarted', started);
+    // SAR counts down locally; "go" is when every client's countdown reaches zero.
+    clearTimeout(this.countdownGoTimer);
+    this.countdownGoTimer = setTimeout(() => this.bus.emit('countdownGo', started), duration * 1000);
+    this.countdownGoTimer.unref();
     return started;
   }
 
@@ -543,6 +597,38 @@ export class GhostServer implements HandlerContext {
         this.sendFramed(other, framed);
       }
     }
+  }
+
+  handleChat(client: GhostClient, text: string, payload: Buffer): void {
+    if (this.chatFilters.length === 0) {
+      this.relayChat(client, text, payload);
+      return;
+    }
+    // One client's messages are filtered one after another, so they stay in order.
+    client.chatQueue = client.chatQueue.then(async () => {
+      let current = text;
+      for (const filter of this.chatFilters) {
+        let verdict: ChatVerdict;
+        try {
+          verdict = await filter(client.info(), current);
+        } catch (error) {
+          this.log.error({ err: error }, 'chat filter failed; message relayed unfiltered by it');
+          continue;
+        }
+        if (verdict.action === 'drop') return;
+        if (verdict.action === 'rewrite') current = verdict.text;
+      }
+      if (client.leaving !== undefined || this.clients.get(client.id) !== client) return;
+      const relayed =
+        current === text ? payload : encodeServerPacket({ type: 'message', id: client.id, text: current });
+      this.relayChat(client, current, relayed);
+    });
+  }
+
+  private relayChat(client: GhostClient, text: string, payload: Buffer): void {
+    this.log.info({ id: client.id, player: client.name, text }, 'chat');
+    this.relayToOthers(client, payload);
+    this.bus.emit('clientMessage', { client: client.info(), text });
   }
 
   storeGhost(client: GhostClient, source: Buffer, offset: number): void {

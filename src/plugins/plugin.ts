@@ -1,0 +1,240 @@
+/**
+ * What plugin authors write against: the `Plugin` base class, the `@command` and `@on`
+ * decorators (standard TC39 decorators; no `experimentalDecorators`), and `ServerEvent`.
+ *
+ * Decorators only record what a method is for, per instance; the plugin host (host.ts) reads
+ * those records when it loads the plugin and wires them to the command registry and event bus.
+ */
+import type { ClientInfo } from '../events.js';
+import type { Color } from '../ghost/protocol/packets.js';
+import type { Logger } from '../logger.js';
+import type { CommandResult, Permission } from '../commands/registry.js';
+
+/** A connected client as plugins see it (a snapshot; ids never change, names can). */
+export type IClient = ClientInfo;
+
+/** Events a plugin can listen to with `@on(ServerEvent.X)`, and the arguments its method gets. */
+export const ServerEvent = {
+  /** (client) */
+  ClientConnect: 'clientConnected',
+  /** (client, reason) */
+  ClientDisconnect: 'clientDisconnected',
+  /** (text, client) — chat that is being relayed (not chat commands) */
+  ClientMessage: 'clientMessage',
+  /** (client, map, previousMap) */
+  MapChange: 'mapChanged',
+  /** (client, time) */
+  SpeedrunFinish: 'speedrunFinished',
+  /** (duration, preCommands, postCommands) */
+  CountdownStart: 'countdownStarted',
+  /** () — the countdown has reached zero */
+  CountdownGo: 'countdownGo',
+  /** (client, model, previousModel) */
+  ModelChange: 'modelChanged',
+  /** (client, color, previousColor) */
+  ColorChange: 'colorChanged',
+  /** (hostname, port) */
+  ServerStart: 'serverStarted',
+  /** (reason) */
+  ServerStop: 'serverStopping',
+} as const;
+export type ServerEvent = (typeof ServerEvent)[keyof typeof ServerEvent];
+
+export interface CommandOptions {
+  /** Who may run it (default: everyone). */
+  permission?: Permission;
+  aliases?: string[];
+}
+
+/** What a hook decides about a client that wants to join. */
+export type ConnectDecision = { allow: true } | { allow: false; reason: string } | void;
+/** What a hook decides about a chat message: relay it, relay other text, or drop it. */
+export type ChatDecision = { action: 'allow' } | { action: 'rewrite'; text: string } | { action: 'drop' } | void;
+/** What a hook decides about a countdown about to start. */
+export type CountdownDecision = { allow: true } | { allow: false; reason: string } | void;
+
+export interface ConnectRequestInfo {
+  name: string;
+  address: string;
+  spectator: boolean;
+  map: string;
+  model: string;
+  color: Color;
+}
+
+export interface CountdownInfo {
+  duration: number;
+  preCommands: string;
+  postCommands: string;
+}
+
+/** What the host gives each plugin (kept off the public surface of the class). */
+export interface PluginServices {
+  log: Logger;
+  clients(): IClient[];
+  broadcast(text: string): void;
+  sendTo(clientId: number, text: string): boolean;
+  /** Answers whoever invoked the command now running (chat client, console, Discord user). */
+  respond(text: string): void;
+  /** Runs any registered command line with this plugin's authority (admin). */
+  runCommand(line: string): Promise<CommandResult>;
+  storage: PluginStorage;
+}
+
+/** Plugin-scoped persistent key-value storage (JSON values) in the server's database. */
+export interface PluginStorage {
+  get<T = unknown>(key: string): T | undefined;
+  set(key: string, value: unknown): void;
+  delete(key: string): boolean;
+  keys(): string[];
+}
+
+export interface CommandRegistration {
+  pattern: string;
+  help: string;
+  options: CommandOptions;
+  method: (...args: unknown[]) => unknown;
+  key: string;
+}
+
+export interface EventRegistration {
+  event: ServerEvent;
+  method: (...args: unknown[]) => unknown;
+  key: string;
+}
+
+interface Registrations {
+  commands: CommandRegistration[];
+  events: EventRegistration[];
+  services?: PluginServices;
+}
+
+// Per instance, outside the object: method decorators' initializers run before class fields exist.
+// Shared through a global symbol so that two copies of this module (the server's, and the one a
+// plugin imports as 'ghosting') agree on what a plugin declared.
+const REGISTRATIONS = Symbol.for('ghosting.plugin.registrations');
+const globalSlot = globalThis as { [REGISTRATIONS]?: WeakMap<object, Registrations> };
+const registrations = (globalSlot[REGISTRATIONS] ??= new WeakMap<object, Registrations>());
+
+/** Marks plugin classes, checked instead of `instanceof` for the same two-copies reason. */
+export const PLUGIN_BRAND = Symbol.for('ghosting.plugin');
+
+export function isPluginClass(value: unknown): value is new () => Plugin {
+  return typeof value === 'function' && (value as unknown as Record<symbol, unknown>)[PLUGIN_BRAND] === true;
+}
+
+function recordsOf(plugin: object): Registrations {
+  let records = registrations.get(plugin);
+  if (records === undefined) {
+    records = { commands: [], events: [] };
+    registrations.set(plugin, records);
+  }
+  return records;
+}
+
+/** For the host: what a plugin instance declared with decorators. */
+export function declarationsOf(plugin: Plugin): { commands: CommandRegistration[]; events: EventRegistration[] } {
+  const { commands, events } = recordsOf(plugin);
+  return { commands, events };
+}
+
+/** For the host: hands a plugin its services before anything of it runs. */
+export function attachServices(plugin: Plugin, services: PluginServices): void {
+  recordsOf(plugin).services = services;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- decorated methods take any arguments
+type Method = (this: Plugin, ...args: any[]) => unknown;
+
+/**
+ * Declares a chat/console/Discord command: `@command('dm <player> <message...>', 'DM a player')`.
+ * `<player>` becomes the connected client named (or with that id), `<word>` one word,
+ * `<text...>` the rest of the line, `[word]` an optional word.
+ */
+export function command(pattern: string, help: string, options: CommandOptions = {}) {
+  return function (method: Method, context: ClassMethodDecoratorContext<Plugin, Method>): void {
+    context.addInitializer(function (this: Plugin) {
+      recordsOf(this).commands.push({
+        pattern,
+        help,
+        options,
+        method: method as unknown as (...args: unknown[]) => unknown,
+        key: String(context.name),
+      });
+    });
+  };
+}
+
+/** Calls the method on a server event: `@on(ServerEvent.ClientConnect)`. */
+export function on(event: ServerEvent) {
+  return function (method: Method, context: ClassMethodDecoratorContext<Plugin, Method>): void {
+    context.addInitializer(function (this: Plugin) {
+      recordsOf(this).events.push({
+        event,
+        method: method as unknown as (...args: unknown[]) => unknown,
+        key: String(context.name),
+      });
+    });
+  };
+}
+
+/**
+ * Base class of every plugin. Override the metadata fields; add `@command` and `@on` methods;
+ * optionally implement the hooks `beforeConnect`, `beforeChat` and `beforeCountdown`, and
+ * `onLoad` / `onUnload`.
+ */
+export abstract class Plugin {
+  static readonly [PLUGIN_BRAND] = true;
+
+  name = 'Unnamed plugin';
+  version = '0.0.0';
+  authors: string[] = [];
+  license = '';
+
+  beforeConnect?(request: ConnectRequestInfo): ConnectDecision | Promise<ConnectDecision>;
+  beforeChat?(client: IClient, text: string): ChatDecision | Promise<ChatDecision>;
+  beforeCountdown?(countdown: CountdownInfo): CountdownDecision | Promise<CountdownDecision>;
+  onLoad?(): void | Promise<void>;
+  onUnload?(): void | Promise<void>;
+
+  private get services(): PluginServices {
+    const services = recordsOf(this).services;
+    if (services === undefined) throw new Error(`plugin "${this.name}" is not loaded yet`);
+    return services;
+  }
+
+  /** This plugin's logger (a child of the server's, tagged with the plugin's name). */
+  protected get log(): Logger {
+    return this.services.log;
+  }
+
+  /** Persistent key-value storage private to this plugin. */
+  protected get storage(): PluginStorage {
+    return this.services.storage;
+  }
+
+  /** The clients connected now. */
+  protected get clients(): IClient[] {
+    return this.services.clients();
+  }
+
+  /** Answers whoever ran the current command: the SAR player (only them), the console, or Discord. */
+  async respond(text: string): Promise<void> {
+    this.services.respond(text);
+  }
+
+  /** A server message to every client. */
+  async broadcast(text: string): Promise<void> {
+    this.services.broadcast(text);
+  }
+
+  /** A server message to one client only. */
+  async respondToClient(client: IClient | number, text: string): Promise<void> {
+    this.services.sendTo(typeof client === 'number' ? client : client.id, text);
+  }
+
+  /** Runs a server command (built-in or another plugin's) as this plugin, e.g. `countdown start 5`. */
+  protected runCommand(line: string): Promise<CommandResult> {
+    return this.services.runCommand(line);
+  }
+}
