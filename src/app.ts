@@ -11,6 +11,8 @@ import { openDatabase, type Store } from './db/database.js';
 import { silentLogger, type Logger } from './logger.js';
 import { GhostServer } from './ghost/server.js';
 import { recordRaces } from './race-recorder.js';
+import { PluginHost } from './plugins/host.js';
+import type { Plugin } from './plugins/plugin.js';
 import { DiscordBridge } from './discord/bridge.js';
 import type { ClientOptions } from 'discord.js';
 
@@ -20,7 +22,12 @@ export interface App {
   readonly commands: CommandRegistry<AdminContext>;
   readonly countdown: CountdownSettings;
   readonly discord: DiscordBridge;
-  start(): Promise<void>;
+  readonly plugins: PluginHost;
+  /**
+   * Loads the configured plugins, then `extraPlugins` (a PluginLoadError stops here), then
+   * starts the server and the bot.
+   */
+  start(extraPlugins?: Plugin[]): Promise<void>;
   /** Stops the server, then closes the database. Safe to call more than once. */
   stop(reason: string): Promise<void>;
 }
@@ -34,6 +41,8 @@ export interface AppOptions {
   discordToken?: string;
   /** Extra discord.js client options (tests use a faster login throttle). */
   discordClientOptions?: Partial<ClientOptions>;
+  /** Where plugin paths in the config are relative to (the config file's folder). */
+  configDirectory?: string;
 }
 
 /** Opens the database (throws DatabaseError if it cannot) and wires everything up. */
@@ -72,10 +81,13 @@ export function createApp(options: AppOptions): App {
       .stop()
       .catch((error: unknown) => log.warn({ err: error }, 'error while stopping the Discord bot'))
       .then(() => server.stop(reason))
+      .then(() => plugins.unloadAll())
       .finally(() => store.close());
     return stopping;
   };
-  const start = async (): Promise<void> => {
+  const start = async (extraPlugins: Plugin[] = []): Promise<void> => {
+    await plugins.loadAll();
+    for (const plugin of extraPlugins) await plugins.add(plugin);
     await server.start();
     discord.start();
   };
@@ -101,6 +113,14 @@ export function createApp(options: AppOptions): App {
       log.error({ err: error, command }, 'command failed');
     },
   });
+  const plugins = new PluginHost({
+    settings: config.plugins,
+    configDirectory: options.configDirectory ?? process.cwd(),
+    server,
+    commands,
+    store,
+    logger,
+  });
   const discord = new DiscordBridge({
     settings: config.discord,
     token: options.discordToken,
@@ -110,5 +130,5 @@ export function createApp(options: AppOptions): App {
     logger,
     ...(options.discordClientOptions ? { clientOptions: options.discordClientOptions } : {}),
   });
-  return { server, store, countdown, commands, discord, start, stop };
+  return { server, store, countdown, commands, discord, plugins, start, stop };
 }

@@ -80,6 +80,17 @@ const discordSection = z.strictObject({
   max_queued_messages: int(1, 10_000).default(50),
 });
 
+const pluginEntry = z.union([
+  z.string().min(1),
+  z.strictObject({ module: z.string().min(1), optional: z.boolean().default(false) }),
+]);
+
+const pluginsSection = z.strictObject({
+  modules: z.array(pluginEntry).default([]),
+  command_prefix: z.string().max(8).default('/'),
+  hook_timeout_ms: int(1, 60_000).default(1000),
+});
+
 const configSchema = z.strictObject({
   server: serverSection.default(serverSection.parse({})),
   timing: timingSection.default(timingSection.parse({})),
@@ -88,6 +99,7 @@ const configSchema = z.strictObject({
   logging: loggingSection.default(loggingSection.parse({})),
   database: databaseSection.default(databaseSection.parse({})),
   discord: discordSection.default(discordSection.parse({})),
+  plugins: pluginsSection.default(pluginsSection.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -99,6 +111,7 @@ export type CountdownPreset = z.infer<typeof countdownPreset>;
 export type LoggingSettings = Config['logging'];
 export type DatabaseSettings = Config['database'];
 export type DiscordSettings = Config['discord'];
+export type PluginSettings = Config['plugins'];
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

@@ -12,6 +12,7 @@ import { createApp, type App } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { startConsole } from './console.js';
 import { DatabaseError } from './db/database.js';
+import { configDirectoryOf, PluginLoadError } from './plugins/loader.js';
 import { createLogger } from './logger.js';
 import { ServerStartError } from './ghost/server.js';
 
@@ -120,12 +121,13 @@ async function main(args: string[]): Promise<number> {
       config,
       logger,
       requestStop: (reason) => shutDown(reason),
+      configDirectory: configDirectoryOf(loadedFrom),
       ...(discordToken !== undefined ? { discordToken } : {}),
     });
     logger.info({ path: app.store.path }, 'database open');
     await app.start();
   } catch (error) {
-    if (error instanceof ServerStartError || error instanceof DatabaseError) {
+    if (error instanceof ServerStartError || error instanceof DatabaseError || error instanceof PluginLoadError) {
       logger.fatal(error.message);
       flush();
       console.error(`ghosting: ${error.message}`);
