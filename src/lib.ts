@@ -20,6 +20,7 @@ export {
   type CountdownInfo,
   type CommandOptions,
   type PluginStorage,
+  type PluginHooks,
 } from './plugins/plugin.js';
 export type { CommandResult, Permission, Invoker, CommandSource } from './commands/registry.js';
 export type { ServerEvents, EventName, ClientInfo } from './events.js';

@@ -26,8 +26,11 @@ import {
   declarationsOf,
   type ChatDecision,
   type ConnectDecision,
+  type ConnectRequestInfo,
+  type CountdownInfo,
   type CountdownDecision,
   type Plugin,
+  type PluginHooks,
   type PluginStorage,
   type ServerEvent,
 } from './plugin.js';
@@ -47,13 +50,15 @@ const EVENT_ARGUMENTS: { [E in EventName]?: (payload: ServerEvents[E]) => unknow
   serverStopping: (p) => [p.reason],
 };
 
+type HookedPlugin = Plugin & PluginHooks;
+
 interface Invocation {
   output: string[];
   invoker: Invoker;
 }
 
 export interface LoadedPlugin {
-  plugin: Plugin;
+  plugin: HookedPlugin;
   module: string;
   commands: string[];
 }
@@ -128,7 +133,7 @@ export class PluginHost {
   }
 
   /** Registers an instantiated plugin (also used by code that embeds the server). */
-  async add(plugin: Plugin, module = '(embedded)'): Promise<void> {
+  async add(plugin: HookedPlugin, module = '(embedded)'): Promise<void> {
     const log = this.log.child({ plugin: plugin.name });
     attachServices(plugin, {
       log,
@@ -281,7 +286,7 @@ export class PluginHost {
 
   private async runHooks<T>(
     hook: 'beforeConnect' | 'beforeChat' | 'beforeCountdown',
-    call: (plugin: Plugin) => T | Promise<T> | undefined,
+    call: (plugin: HookedPlugin) => T | Promise<T> | undefined,
     decide: (decision: T) => boolean,
   ): Promise<T | undefined> {
     for (const { plugin } of this.loaded) {
@@ -299,9 +304,7 @@ export class PluginHost {
     return undefined;
   }
 
-  private async runConnectHooks(
-    request: Parameters<NonNullable<Plugin['beforeConnect']>>[0],
-  ): Promise<string | undefined> {
+  private async runConnectHooks(request: ConnectRequestInfo): Promise<string | undefined> {
     const refusal = await this.runHooks<ConnectDecision>(
       'beforeConnect',
       (plugin) => plugin.beforeConnect?.(request),
@@ -333,9 +336,7 @@ export class PluginHost {
     return current === text ? { action: 'allow' } : { action: 'rewrite', text: current };
   }
 
-  private async runCountdownHooks(
-    countdown: Parameters<NonNullable<Plugin['beforeCountdown']>>[0],
-  ): Promise<string | undefined> {
+  private async runCountdownHooks(countdown: CountdownInfo): Promise<string | undefined> {
     const refusal = await this.runHooks<CountdownDecision>(
       'beforeCountdown',
       (plugin) => plugin.beforeCountdown?.(countdown),

@@ -4,6 +4,7 @@
  * compiled on the fly by tsx (esbuild), which also lowers standard decorators for Node 20;
  * JavaScript files are imported as they are.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -42,10 +43,8 @@ export async function loadPluginClasses(specifier: string, configDirectory: stri
   try {
     exports = await importFile(path);
   } catch (error) {
-    const reason =
-      (error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND'
-        ? 'file not found'
-        : String((error as Error).message ?? error).split('\n')[0];
+    // A missing import inside the plugin is also ERR_MODULE_NOT_FOUND: say which one it is.
+    const reason = !existsSync(path) ? 'file not found' : String((error as Error).message ?? error).split('\n')[0];
     throw new PluginLoadError(`plugin "${specifier}" (${path}): cannot load: ${reason}`, { cause: error });
   }
   const classes = [

@@ -179,9 +179,20 @@ export function on(event: ServerEvent) {
 }
 
 /**
+ * Optional methods a plugin may define (`class X extends Plugin implements PluginHooks`): the
+ * decision hooks, run in load order (see host.ts), and load/unload callbacks.
+ */
+export interface PluginHooks {
+  beforeConnect?(request: ConnectRequestInfo): ConnectDecision | Promise<ConnectDecision>;
+  beforeChat?(client: IClient, text: string): ChatDecision | Promise<ChatDecision>;
+  beforeCountdown?(countdown: CountdownInfo): CountdownDecision | Promise<CountdownDecision>;
+  onLoad?(): void | Promise<void>;
+  onUnload?(): void | Promise<void>;
+}
+
+/**
  * Base class of every plugin. Override the metadata fields; add `@command` and `@on` methods;
- * optionally implement the hooks `beforeConnect`, `beforeChat` and `beforeCountdown`, and
- * `onLoad` / `onUnload`.
+ * optionally implement `PluginHooks`.
  */
 export abstract class Plugin {
   static readonly [PLUGIN_BRAND] = true;
@@ -190,12 +201,6 @@ export abstract class Plugin {
   version = '0.0.0';
   authors: string[] = [];
   license = '';
-
-  beforeConnect?(request: ConnectRequestInfo): ConnectDecision | Promise<ConnectDecision>;
-  beforeChat?(client: IClient, text: string): ChatDecision | Promise<ChatDecision>;
-  beforeCountdown?(countdown: CountdownInfo): CountdownDecision | Promise<CountdownDecision>;
-  onLoad?(): void | Promise<void>;
-  onUnload?(): void | Promise<void>;
 
   private get services(): PluginServices {
     const services = recordsOf(this).services;
