@@ -21,6 +21,7 @@ export {
   type CommandOptions,
   type PluginStorage,
   type PluginHooks,
+  type ServerState,
 } from './plugins/plugin.js';
 export type { CommandResult, Permission, Invoker, CommandSource } from './commands/registry.js';
 export type { ServerEvents, EventName, ClientInfo } from './events.js';

@@ -138,6 +138,12 @@ export class PluginHost {
     attachServices(plugin, {
       log,
       clients: () => this.options.server.listClients(),
+      state: () => ({
+        hostname: this.options.server.hostname,
+        port: this.options.server.port,
+        acceptingPlayers: this.options.server.acceptingPlayers,
+        acceptingSpectators: this.options.server.acceptingSpectators,
+      }),
       broadcast: (text) => this.options.server.broadcastServerMessage(text),
       sendTo: (id, text) => this.options.server.sendServerMessage(id, text),
       respond: (text) => {

@@ -72,6 +72,7 @@ export interface CountdownInfo {
 export interface PluginServices {
   log: Logger;
   clients(): IClient[];
+  state(): ServerState;
   broadcast(text: string): void;
   sendTo(clientId: number, text: string): boolean;
   /** Answers whoever invoked the command now running (chat client, console, Discord user). */
@@ -79,6 +80,14 @@ export interface PluginServices {
   /** Runs any registered command line with this plugin's authority (admin). */
   runCommand(line: string): Promise<CommandResult>;
   storage: PluginStorage;
+}
+
+/** What the server is doing now. */
+export interface ServerState {
+  hostname: string;
+  port: number;
+  acceptingPlayers: boolean;
+  acceptingSpectators: boolean;
 }
 
 /** Plugin-scoped persistent key-value storage (JSON values) in the server's database. */
@@ -221,6 +230,11 @@ export abstract class Plugin {
   /** The clients connected now. */
   protected get clients(): IClient[] {
     return this.services.clients();
+  }
+
+  /** The server's address and whether it accepts new players and spectators. */
+  protected get serverState(): ServerState {
+    return this.services.state();
   }
 
   /** Answers whoever ran the current command: the SAR player (only them), the console, or Discord. */
