@@ -9,6 +9,7 @@ import type { Plugin } from './plugins/plugin.js';
 
 export {
   Plugin,
+  CommandError,
   command,
   on,
   ServerEvent,

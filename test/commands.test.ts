@@ -4,7 +4,7 @@ import { join as joinPath } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import { CommandRegistry, CONSOLE_INVOKER, fail, ok, type Invoker } from '../src/commands/registry.js';
-import { tokenize, TokenizeError } from '../src/commands/tokenize.js';
+import { tokenize } from '../src/commands/tokenize.js';
 import { SimClient } from '../src/sim/client.js';
 import { countPackets, sleep, testConfig, until } from './helpers.js';
 
@@ -48,18 +48,25 @@ const run = (app: App, line: string) => app.commands.execute(line, CONSOLE_INVOK
 
 describe('tokenizer', () => {
   it('splits on whitespace and honours quotes and escapes', () => {
-    expect(tokenize(`kick name "Some Player"  'it''s' a\\ b "q\\"x"`).map((t) => t.text)).toEqual([
+    expect(tokenize(`kick name "Some Player"  'single q' a\\ b "q\\"x"`).map((t) => t.text)).toEqual([
       'kick',
       'name',
       'Some Player',
-      'its',
+      'single q',
       'a b',
       'q"x',
     ]);
   });
 
-  it('reports an unterminated quote', () => {
-    expect(() => tokenize('say "oops')).toThrow(TokenizeError);
+  it('keeps apostrophes inside words and unclosed quotes as plain text', () => {
+    expect(tokenize(`dm Bob don't forget 'tis`).map((t) => t.text)).toEqual(['dm', 'Bob', "don't", 'forget', "'tis"]);
+  });
+
+  it('gives rest-of-line arguments the text exactly as typed', async () => {
+    const app = await startApp();
+    const alice = await join(app, 'Alice');
+    expect((await run(app, `say it's "Bob's" race`)).ok).toBe(true);
+    expect(await alice.waitFor((p) => p.type === 'message' && p.id === 0)).toMatchObject({ text: `it's "Bob's" race` });
   });
 });
 

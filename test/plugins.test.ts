@@ -5,7 +5,7 @@
  * The decorated plugin classes live in test/fixtures/plugins/*.ts and are only ever loaded by the
  * plugin loader at run time, never transformed by vitest (which does not lower decorators).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,6 +131,10 @@ describe('hooks', () => {
     expect((await app.commands.execute('countdown start 30', CONSOLE_INVOKER)).text).toBe(
       'countdown refused: too long',
     );
+    expect(await app.commands.execute('veto', CONSOLE_INVOKER)).toEqual({
+      ok: false,
+      text: 'vetoed by the gatekeeper',
+    });
     expect((await app.commands.execute('countdown start 5', CONSOLE_INVOKER)).ok).toBe(true);
     await bob.waitFor((p) => p.type === 'countdown_setup');
   });
@@ -189,6 +193,33 @@ describe('loading', () => {
     await expect(app.start()).rejects.toThrow(PluginLoadError);
     await expect(app.start()).rejects.toThrow(/plugin "\.\/missing\.ts" \(.*missing\.ts\): cannot load/);
     expect(app.server.running).toBe(false);
+  });
+
+  it('leaves nothing behind of an optional plugin whose onLoad fails', async () => {
+    const app = await startApp([{ module: './half-loaded.ts', optional: true }, './example.ts']);
+    expect(app.plugins.loaded.map((loaded) => loaded.plugin.name)).toEqual(['Example Plugin']);
+    expect((await app.commands.execute('leftover', CONSOLE_INVOKER)).text).toMatch(/unknown command/);
+    await join(app, 'Alice');
+    await sleep(50);
+    expect(app.store.pluginData.get('Half loaded', 'saw a connect')).toBeUndefined();
+  });
+
+  it('finds a plugin package that only exports an ES module entry', async () => {
+    const source = readFileSync(joinPath(fixtures, 'example.ts'), 'utf8');
+    const compiled = ts.transpileModule(source, {
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
+    }).outputText;
+    const project = mkdtempSync(joinPath(tmpdir(), 'ghosting-esm-plugin-'));
+    const modules = joinPath(project, 'node_modules');
+    mkdirSync(joinPath(modules, 'esm-only-plugin'), { recursive: true });
+    symlinkSync(fileURLToPath(new URL('..', import.meta.url)), joinPath(modules, 'ghosting'), 'dir');
+    writeFileSync(
+      joinPath(modules, 'esm-only-plugin', 'package.json'),
+      JSON.stringify({ name: 'esm-only-plugin', type: 'module', exports: { '.': { import: './plugin.js' } } }),
+    );
+    writeFileSync(joinPath(modules, 'esm-only-plugin', 'plugin.js'), compiled);
+    const app = await startApp(['esm-only-plugin'], { configDirectory: project });
+    expect((await app.commands.execute('ping', CONSOLE_INVOKER)).text).toBe('pong!');
   });
 
   it('skips an optional plugin that cannot load, and names a module without plugins', async () => {

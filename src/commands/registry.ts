@@ -7,7 +7,7 @@
  * everything and before changing anything, so a failed command changes nothing. A handler that
  * throws anyway is reported as an internal error, never thrown at the caller.
  */
-import { restOfLine, tokenize, TokenizeError, type Token } from './tokenize.js';
+import { restOfLine, tokenize, type Token } from './tokenize.js';
 
 export type Permission = 'everyone' | 'moderator' | 'admin';
 const PERMISSION_RANK: Record<Permission, number> = { everyone: 0, moderator: 1, admin: 2 };
@@ -115,6 +115,14 @@ export class CommandRegistry<Context> {
     this.definitions.push(definition);
   }
 
+  /** Removes a command and its aliases (a plugin that failed to load). */
+  unregister(name: string): void {
+    const definition = this.find(name);
+    if (definition === undefined) return;
+    for (const key of [definition.name, ...(definition.aliases ?? [])]) this.byName.delete(key.toLowerCase());
+    this.definitions.splice(this.definitions.indexOf(definition), 1);
+  }
+
   list(): readonly CommandDefinition<Context>[] {
     return this.definitions;
   }
@@ -133,13 +141,7 @@ export class CommandRegistry<Context> {
 
   /** Runs a typed command line such as `kick name "Some Player"`. */
   async execute(line: string, invoker: Invoker): Promise<CommandResult> {
-    let tokens: Token[];
-    try {
-      tokens = tokenize(line);
-    } catch (error) {
-      if (error instanceof TokenizeError) return fail(`cannot read that command: ${error.message}`);
-      throw error;
-    }
+    const tokens = tokenize(line);
     if (tokens.length === 0) return fail('empty command');
     const match = this.resolve(tokens);
     if (match === undefined) return fail(`unknown command "${tokens[0]!.text}"; type "help" for the list`);

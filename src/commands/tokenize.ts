@@ -1,8 +1,9 @@
 /**
- * Splits a command line into words the way operators expect from a shell: whitespace separates,
- * "double" or 'single' quotes group, and a backslash escapes the next character inside double
- * quotes or outside quotes. Each token remembers where it started so that a "rest of the line"
- * argument (a chat message, console commands for a countdown) can keep its original spacing.
+ * Splits a command line into words the way operators expect: whitespace separates, a word that
+ * starts with a "double" or 'single' quote runs to the matching quote, and a backslash escapes
+ * the next character. Quotes inside a word (don't) and a quote that is never closed are plain
+ * characters, so chat like `/dm Bob don't forget` works. Each token remembers where it started
+ * so that a "rest of the line" argument keeps its original text.
  */
 
 export interface Token {
@@ -12,8 +13,6 @@ export interface Token {
   quoted: boolean;
 }
 
-export class TokenizeError extends Error {}
-
 export function tokenize(line: string): Token[] {
   const tokens: Token[] = [];
   let index = 0;
@@ -21,30 +20,26 @@ export function tokenize(line: string): Token[] {
     while (index < line.length && /\s/.test(line[index]!)) index++;
     if (index >= line.length) break;
     const start = index;
-    let text = '';
-    let quoted = false;
-    while (index < line.length && !/\s/.test(line[index]!)) {
-      const char = line[index]!;
-      if (char === '"' || char === "'") {
-        quoted = true;
-        const close = char;
-        index++;
-        while (index < line.length && line[index] !== close) {
-          if (close === '"' && line[index] === '\\' && index + 1 < line.length) index++;
-          text += line[index];
-          index++;
-        }
-        if (index >= line.length) throw new TokenizeError(`unterminated ${close} quote`);
-        index++;
-      } else if (char === '\\' && index + 1 < line.length) {
-        text += line[index + 1];
-        index += 2;
-      } else {
-        text += char;
+    const quote = line[index];
+    if ((quote === '"' || quote === "'") && line.indexOf(quote, index + 1) !== -1) {
+      let text = '';
+      index++;
+      while (line[index] !== quote) {
+        if (quote === '"' && line[index] === '\\' && index + 1 < line.length) index++;
+        text += line[index];
         index++;
       }
+      index++;
+      tokens.push({ text, start, quoted: true });
+      continue;
     }
-    tokens.push({ text, start, quoted });
+    let text = '';
+    while (index < line.length && !/\s/.test(line[index]!)) {
+      if (line[index] === '\\' && index + 1 < line.length) index++;
+      text += line[index];
+      index++;
+    }
+    tokens.push({ text, start, quoted: false });
   }
   return tokens;
 }

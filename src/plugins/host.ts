@@ -157,41 +157,60 @@ export class PluginHost {
     });
 
     const { commands, events } = declarationsOf(plugin);
-    const names: string[] = [];
-    for (const declaration of commands) {
-      let parsed;
+    // Every pattern is checked before anything is registered, and whatever was registered is
+    // undone if a later step fails: a plugin is either fully loaded or not at all.
+    const parsedCommands = commands.map((declaration) => {
       try {
-        parsed = parsePattern(declaration.pattern);
+        return { declaration, parsed: parsePattern(declaration.pattern) };
       } catch (error) {
-        if (error instanceof PatternError)
+        if (error instanceof PatternError) {
           throw new PluginLoadError(`plugin "${plugin.name}": bad command pattern ${error.message}`);
+        }
         throw error;
       }
-      const method = declaration.method;
-      try {
-        this.options.commands.register({
+    });
+    const unregisterCommands: Array<() => void> = [];
+    const unsubscribeEvents: Array<() => void> = [];
+    const names: string[] = [];
+    try {
+      for (const { declaration, parsed } of parsedCommands) {
+        const definition = {
           name: parsed.name,
           ...(declaration.options.aliases ? { aliases: declaration.options.aliases } : {}),
           summary: declaration.help,
           arguments: parsed.arguments,
-          permission: declaration.options.permission ?? 'everyone',
-          run: (_context, args, invoker) =>
+          permission: declaration.options.permission ?? ('everyone' as const),
+          run: (_context: AdminContext, args: Record<string, string | number | undefined>, invoker: Invoker) =>
             this.runCommand(
               plugin,
-              method,
+              declaration.method,
               parsed.arguments.map((spec) => spec.name),
               parsed.clientArguments,
               args,
               invoker,
             ),
-        });
-      } catch (error) {
-        throw new PluginLoadError(`plugin "${plugin.name}": command "${parsed.name}": ${(error as Error).message}`);
+        };
+        try {
+          this.options.commands.register(definition);
+        } catch (error) {
+          throw new PluginLoadError(`plugin "${plugin.name}": command "${parsed.name}": ${(error as Error).message}`);
+        }
+        unregisterCommands.push(() => this.options.commands.unregister(definition.name));
+        names.push(parsed.name);
       }
-      names.push(parsed.name);
+      for (const declaration of events) {
+        const stop = this.subscribe(plugin, declaration.event, declaration.method, log);
+        if (stop !== undefined) unsubscribeEvents.push(stop);
+      }
+      await plugin.onLoad?.();
+    } catch (error) {
+      for (const step of [...unsubscribeEvents, ...unregisterCommands]) step();
+      if (error instanceof PluginLoadError) throw error;
+      throw new PluginLoadError(`plugin "${plugin.name}": onLoad failed: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
-    for (const declaration of events) this.subscribe(plugin, declaration.event, declaration.method, log);
-    await plugin.onLoad?.();
+    this.unsubscribers.push(...unsubscribeEvents);
     this.loaded.push({ plugin, module, commands: names });
     log.info({ version: plugin.version, module, commands: names }, 'plugin loaded');
   }
@@ -217,11 +236,16 @@ export class PluginHost {
     };
   }
 
-  private subscribe(plugin: Plugin, event: ServerEvent, method: (...args: unknown[]) => unknown, log: Logger): void {
+  private subscribe(
+    plugin: Plugin,
+    event: ServerEvent,
+    method: (...args: unknown[]) => unknown,
+    log: Logger,
+  ): (() => void) | undefined {
     const toArguments = EVENT_ARGUMENTS[event as EventName] as ((payload: unknown) => unknown[]) | undefined;
     if (toArguments === undefined) {
       log.warn({ event }, 'unknown event; the handler will never run');
-      return;
+      return undefined;
     }
     const stop = this.options.server.bus.on(event as EventName, async (payload: unknown) => {
       try {
@@ -230,7 +254,7 @@ export class PluginHost {
         log.error({ err: error, event }, 'plugin event handler failed');
       }
     });
-    this.unsubscribers.push(stop);
+    return stop;
   }
 
   private async runCommand(
@@ -253,7 +277,14 @@ export class PluginHost {
       }
     }
     const invocation: Invocation = { output: [], invoker };
-    const returned = await this.invocations.run(invocation, () => method.apply(plugin, values));
+    let returned: unknown;
+    try {
+      returned = await this.invocations.run(invocation, () => method.apply(plugin, values));
+    } catch (error) {
+      // An expected refusal, not a bug: the plugin's message becomes the failed result.
+      if (error instanceof Error && error.name === 'CommandError') return fail(error.message);
+      throw error;
+    }
     if (typeof returned === 'string') invocation.output.push(returned);
     return ok(invocation.output.join('\n'));
   }

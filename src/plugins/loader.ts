@@ -4,9 +4,9 @@
  * compiled on the fly by tsx (esbuild), which also lowers standard decorators for Node 20;
  * JavaScript files are imported as they are.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isPluginClass, type Plugin } from './plugin.js';
 
@@ -16,6 +16,35 @@ export class PluginLoadError extends Error {
 
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
 
+/** Picks the file an `exports` entry gives to `import` (conditions: import, node, default). */
+function exportTarget(entry: unknown): string | undefined {
+  if (typeof entry === 'string') return entry;
+  if (entry === null || typeof entry !== 'object') return undefined;
+  const conditions = entry as Record<string, unknown>;
+  if ('.' in conditions) return exportTarget(conditions['.']);
+  for (const condition of ['import', 'node', 'default']) {
+    const target = exportTarget(conditions[condition]);
+    if (target !== undefined) return target;
+  }
+  return undefined;
+}
+
+/**
+ * Finds an installed package's ES module entry by walking up node_modules folders, for packages
+ * that `require.resolve` cannot see because they only export an "import" condition.
+ */
+function resolveEsmPackage(name: string, from: string): string | undefined {
+  for (let directory = from; ; directory = dirname(directory)) {
+    const manifestPath = join(directory, 'node_modules', name, 'package.json');
+    if (existsSync(manifestPath)) {
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { exports?: unknown; main?: string };
+      const entry = exportTarget(manifest.exports) ?? manifest.main ?? 'index.js';
+      return resolve(dirname(manifestPath), entry);
+    }
+    if (dirname(directory) === directory) return undefined;
+  }
+}
+
 /** Where a module specifier points, seen from the config file's directory. */
 export function resolvePluginPath(specifier: string, configDirectory: string): string {
   if (specifier.startsWith('./') || specifier.startsWith('../') || isAbsolute(specifier)) {
@@ -24,6 +53,8 @@ export function resolvePluginPath(specifier: string, configDirectory: string): s
   try {
     return createRequire(resolve(configDirectory, 'config.toml')).resolve(specifier);
   } catch {
+    const esm = resolveEsmPackage(specifier, configDirectory);
+    if (esm !== undefined) return esm;
     throw new PluginLoadError(`plugin "${specifier}": no such package (looked from ${configDirectory})`);
   }
 }

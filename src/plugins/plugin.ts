@@ -82,6 +82,14 @@ export interface PluginServices {
   storage: PluginStorage;
 }
 
+/**
+ * Thrown from a command method to refuse with a message (`throw new CommandError('no such map')`):
+ * the invoker sees the message as a failed result; nothing is logged as an error.
+ */
+export class CommandError extends Error {
+  override readonly name = 'CommandError';
+}
+
 /** What the server is doing now. */
 export interface ServerState {
   hostname: string;
