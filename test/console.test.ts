@@ -26,12 +26,12 @@ interface Running {
   command(line: string): void;
 }
 
-function start(extraArgs: string[] = []): Promise<Running> {
+function start(extraArgs: string[] = [], extraConfig = ''): Promise<Running> {
   const dir = mkdtempSync(joinPath(tmpdir(), 'ghosting-console-'));
   const config = joinPath(dir, 'config.toml');
   writeFileSync(
     config,
-    `[server]\nhostname = "127.0.0.1"\nport = 0\n[database]\npath = ${JSON.stringify(joinPath(dir, 'data', 'ghosting.db'))}\n`,
+    `[server]\nhostname = "127.0.0.1"\nport = 0\n[database]\npath = ${JSON.stringify(joinPath(dir, 'data', 'ghosting.db'))}\n${extraConfig}`,
   );
   const child = spawn(process.execPath, [entry, '--config', config, ...extraArgs], {
     cwd: dir,
@@ -121,6 +121,21 @@ describe('console on standard input', () => {
     await sleep(300);
     expect(server.child.exitCode).toBeNull();
     expect(server.stdout()).not.toContain('Stopping');
+    server.child.kill('SIGTERM');
+    expect(await exited(server.child)).toBe(0);
+  });
+
+  it('loads a TypeScript plugin listed in config.toml: /ping in SAR chat answers pong! to that player', async () => {
+    const plugin = fileURLToPath(new URL('../examples/ping.ts', import.meta.url));
+    const server = await start(['--no-cli'], `[plugins]\nmodules = [${JSON.stringify(plugin)}]\n`);
+    const alice = await join(server.port, 'Alice');
+    const bob = await join(server.port, 'Bob');
+    alice.sendMessage('/ping');
+    expect(await alice.waitFor((p) => p.type === 'message' && p.id === 0)).toMatchObject({ text: 'pong!' });
+    bob.sendMessage('/dm Alice psst');
+    expect(await alice.waitFor((p) => p.type === 'message' && p.id === 0 && p.text === 'psst')).toBeTruthy();
+    await sleep(100);
+    expect(bob.received.filter((r) => r.packet.type === 'message')).toEqual([]);
     server.child.kill('SIGTERM');
     expect(await exited(server.child)).toBe(0);
   });
