@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { GhostServer } from './ghost/server.js';
 import { recordRaces } from './race-recorder.js';
 import { PluginHost } from './plugins/host.js';
+import { OperationsServer } from './http/server.js';
 import type { Plugin } from './plugins/plugin.js';
 import { DiscordBridge } from './discord/bridge.js';
 import type { ClientOptions } from 'discord.js';
@@ -23,6 +24,8 @@ export interface App {
   readonly countdown: CountdownSettings;
   readonly discord: DiscordBridge;
   readonly plugins: PluginHost;
+  /** /healthz, /metrics and the management API (`[http]`, off by default). */
+  readonly http: OperationsServer;
   /**
    * Loads the configured plugins, then `extraPlugins` (a PluginLoadError stops here), then
    * starts the server and the bot.
@@ -77,9 +80,8 @@ export function createApp(options: AppOptions): App {
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> => {
-    stopping ??= discord
-      .stop()
-      .catch((error: unknown) => log.warn({ err: error }, 'error while stopping the Discord bot'))
+    stopping ??= Promise.all([discord.stop(), http.stop()])
+      .catch((error: unknown) => log.warn({ err: error }, 'error while stopping Discord or HTTP'))
       .then(() => server.stop(reason))
       .then(() => plugins.unloadAll())
       .finally(() => store.close());
@@ -89,6 +91,7 @@ export function createApp(options: AppOptions): App {
     await plugins.loadAll();
     for (const plugin of extraPlugins) await plugins.add(plugin);
     await server.start();
+    await http.start();
     discord.start();
   };
 
@@ -130,5 +133,7 @@ export function createApp(options: AppOptions): App {
     logger,
     ...(options.discordClientOptions ? { clientOptions: options.discordClientOptions } : {}),
   });
-  return { server, store, countdown, commands, discord, plugins, start, stop };
+  // The HTTP endpoint reports on all of the above, so it is made last.
+  const http = new OperationsServer({ server, store, countdown, commands, discord }, config.http, logger);
+  return { server, store, countdown, commands, discord, plugins, http, start, stop };
 }

@@ -91,6 +91,13 @@ const pluginsSection = z.strictObject({
   hook_timeout_ms: int(1, 60_000).default(1000),
 });
 
+const httpSection = z.strictObject({
+  enabled: z.boolean().default(false),
+  hostname: z.string().min(1).default('127.0.0.1'),
+  port: int(0, 65535).default(8080),
+  token: z.string().default(''),
+});
+
 const configSchema = z.strictObject({
   server: serverSection.default(serverSection.parse({})),
   timing: timingSection.default(timingSection.parse({})),
@@ -100,6 +107,7 @@ const configSchema = z.strictObject({
   database: databaseSection.default(databaseSection.parse({})),
   discord: discordSection.default(discordSection.parse({})),
   plugins: pluginsSection.default(pluginsSection.parse({})),
+  http: httpSection.default(httpSection.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -112,6 +120,7 @@ export type LoggingSettings = Config['logging'];
 export type DatabaseSettings = Config['database'];
 export type DiscordSettings = Config['discord'];
 export type PluginSettings = Config['plugins'];
+export type HttpSettings = Config['http'];
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -179,7 +188,18 @@ export function parseConfig(data: unknown, source = 'config'): Config {
     throw new ConfigError(`${source}: ${explain(issue, data)}${more}`);
   }
   checkCountdownLengths(result.data.countdown, source);
+  checkHttpExposure(result.data.http, source);
   return result.data;
+}
+
+/** The management API may only run without a token when nothing but this machine can reach it. */
+function checkHttpExposure(http: HttpSettings, source: string): void {
+  const loopback = http.hostname === 'localhost' || http.hostname === '::1' || http.hostname.startsWith('127.');
+  if (http.enabled && http.token === '' && !loopback) {
+    throw new ConfigError(
+      `${source}: [http] token: expected a token when hostname is ${JSON.stringify(http.hostname)} (not loopback), got ""`,
+    );
+  }
 }
 
 /** Countdown lengths are each checked against max_delay, which zod cannot express on its own. */

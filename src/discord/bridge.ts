@@ -51,6 +51,11 @@ export class DiscordBridge {
     return undefined;
   }
 
+  /** Messages waiting to go to Discord (chat and events). */
+  get queued(): number {
+    return (this.chat?.queued ?? 0) + (this.feed?.queued ?? 0);
+  }
+
   get ready(): boolean {
     return this.state === 'ready';
   }

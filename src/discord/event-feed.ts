@@ -39,6 +39,10 @@ export class EventFeed {
     );
   }
 
+  get queued(): number {
+    return this.outbox.length;
+  }
+
   /** Also used for results that concern everyone, such as a ban made from Discord. */
   add(line: string): void {
     if (this.channel !== undefined) this.outbox.push(line);

@@ -29,7 +29,7 @@ import {
   HEADER_NAMES,
   type ConnectRequest,
 } from './protocol/packets.js';
-import { ServerStats, type DropCode } from './stats.js';
+import { outgoingName, ServerStats, type DropCode } from './stats.js';
 import { Ticker } from './ticker.js';
 import { WriteBatcher } from './write-batcher.js';
 
@@ -437,6 +437,7 @@ export class GhostServer implements HandlerContext {
   }
 
   private async admit(socket: Socket, address: string, payload: Buffer): Promise<GhostClient | undefined> {
+    this.stats.countPacketIn(payload[0] ?? -1, payload.length + 4);
     const decoded = decodeClientPacket(payload);
     if (!decoded.ok) {
       this.refuse(socket, address, undefined, 'bad_connect', `bad first packet: ${decoded.message}`);
@@ -479,7 +480,7 @@ export class GhostServer implements HandlerContext {
       this.config.limits.locator_per_second,
     );
     const others = [...this.clients.values()].map((other) => other.entity(this.table.get(other.id)!));
-    this.sendFramed(client, frame(encodeConnectConfirm({ id, ghosts: others })));
+    this.sendFramed(client, frame(encodeConnectConfirm({ id, ghosts: others })), true);
 
     const announcement = frame(encodeServerPacket({ type: 'connect', entity: client.entity(request.ghost) }));
     for (const other of this.clients.values()) this.sendFramed(other, announcement);
@@ -654,10 +655,11 @@ export class GhostServer implements HandlerContext {
   // ---------------------------------------------------------------------------------------------
   // Sending and timers
 
-  private sendFramed(client: GhostClient, framed: Buffer): void {
+  private sendFramed(client: GhostClient, framed: Buffer, isConfirm = false): void {
     if (client.leaving !== undefined) return;
     this.writes.write(client, framed);
-    this.stats.bytesOut += framed.length;
+    // Frames start with their 4-byte length; the type is the byte after it.
+    this.stats.countPacketOut(outgoingName(framed.subarray(4), isConfirm), framed.length);
   }
 
   /** After a batch of writes went out: a client that left too much unsent is not reading. */
@@ -670,12 +672,14 @@ export class GhostServer implements HandlerContext {
   private sendDatagram(client: GhostClient, payload: Buffer): void {
     this.udp?.send(payload, client.udpPort, client.udpAddress);
     this.stats.datagramsOut++;
-    this.stats.bytesOut += payload.length;
+    this.stats.countPacketOut(outgoingName(payload), payload.length);
   }
 
   private tick(): void {
+    const started = performance.now();
     this.sendBulkUpdates();
-    this.sendDueKeepAlives(performance.now());
+    this.sendDueKeepAlives(started);
+    this.stats.onTick?.(performance.now() - started);
   }
 
   private sendBulkUpdates(): void {

@@ -13,8 +13,18 @@ export type DropCode =
   | 'kicked' // an operator removed it
   | 'shutdown'; // the server is stopping
 
+/** Packets and bytes for one packet type in one direction. */
+export interface TrafficCount {
+  packets: number;
+  bytes: number;
+}
+
 export class ServerStats {
+  /** Received, by packet type name (TCP frames count their 4-byte length prefix). */
   readonly packetsIn = new Map<string, number>();
+  readonly trafficIn = new Map<string, TrafficCount>();
+  /** Sent, by packet type name; "ConnectConfirm" is the header-less confirm. */
+  readonly trafficOut = new Map<string, TrafficCount>();
   readonly droppedPackets = new Map<string, number>();
   readonly droppedClients = new Map<DropCode, number>();
   readonly refusedConnections = new Map<string, number>();
@@ -24,11 +34,19 @@ export class ServerStats {
   ticks = 0;
   /** Bulk updates not sent to a TCP-only client whose connection was already backed up. */
   skippedBulkUpdates = 0;
+  /** Called with each tick's duration in milliseconds (the metrics endpoint keeps a histogram). */
+  onTick: ((durationMs: number) => void) | undefined;
 
   countPacketIn(header: number, bytes: number): void {
     const name = HEADER_NAMES[header] ?? 'Unknown';
     this.packetsIn.set(name, (this.packetsIn.get(name) ?? 0) + 1);
+    add(this.trafficIn, name, bytes);
     this.bytesIn += bytes;
+  }
+
+  countPacketOut(name: string, bytes: number): void {
+    add(this.trafficOut, name, bytes);
+    this.bytesOut += bytes;
   }
 
   countDroppedPacket(reason: string): void {
@@ -42,4 +60,18 @@ export class ServerStats {
   countRefusal(reason: string): void {
     this.refusedConnections.set(reason, (this.refusedConnections.get(reason) ?? 0) + 1);
   }
+}
+
+function add(counts: Map<string, TrafficCount>, name: string, bytes: number): void {
+  const count = counts.get(name);
+  if (count === undefined) counts.set(name, { packets: 1, bytes });
+  else {
+    count.packets++;
+    count.bytes += bytes;
+  }
+}
+
+/** The packet type name of an outgoing payload (the confirm has no header byte). */
+export function outgoingName(payload: Uint8Array, isConfirm = false): string {
+  return isConfirm ? 'ConnectConfirm' : (HEADER_NAMES[payload[0] ?? -1] ?? 'Unknown');
 }

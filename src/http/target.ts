@@ -1,0 +1,4 @@
+/** The parts of the app the HTTP endpoint reads and drives. */
+import type { App } from '../app.js';
+
+export type OperationsTarget = Pick<App, 'server' | 'store' | 'countdown' | 'commands' | 'discord'>;
