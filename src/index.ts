@@ -124,8 +124,18 @@ async function main(args: string[]): Promise<number> {
       configDirectory: configDirectoryOf(loadedFrom),
       ...(discordToken !== undefined ? { discordToken } : {}),
     });
-    logger.info({ path: app.store.path }, 'database open');
     await app.start();
+    // One line with everything an operator checks first.
+    logger.info(
+      {
+        address: `${app.server.hostname}:${app.server.port}`,
+        database: app.store.path,
+        discord: app.discord.state === 'off' ? 'off' : 'on',
+        plugins: app.plugins.loaded.map((loaded) => `${loaded.plugin.name} ${loaded.plugin.version}`),
+        http: config.http.enabled ? `${config.http.hostname}:${app.http.port}` : 'off',
+      },
+      'ghosting ready',
+    );
   } catch (error) {
     if (error instanceof ServerStartError || error instanceof DatabaseError || error instanceof PluginLoadError) {
       logger.fatal(error.message);
