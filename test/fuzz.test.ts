@@ -155,6 +155,35 @@ describe('framer under arbitrary streams', () => {
   });
 });
 
+describe('framer against oversized lengths split anywhere', () => {
+  it('reports an oversized length before allocating, even when the prefix arrives in pieces', () => {
+    const limit = 256;
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }).map((bytes) => Buffer.from(bytes.subarray(0, Math.min(bytes.length, limit)))),
+        fc.integer({ min: limit + 1, max: 0xffffffff }),
+        fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 8 }),
+        (before, declared, pieceSizes) => {
+          const prefix = Buffer.alloc(4);
+          prefix.writeUInt32BE(declared);
+          const stream = Buffer.concat([frame(before), prefix, Buffer.alloc(16)]);
+          const decoder = new FrameDecoder(limit);
+          let offset = 0;
+          let error;
+          for (let i = 0; error === undefined && offset < stream.length; i++) {
+            const size = pieceSizes[i % pieceSizes.length]!;
+            error = decoder.push(stream.subarray(offset, offset + size), () => {});
+            offset += size;
+            expect(decoder.bufferedBytes).toBeLessThanOrEqual(limit + LENGTH_PREFIX_SIZE);
+          }
+          expect(error).toEqual({ kind: 'oversized', declared, limit });
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+});
+
 describe('the server under hostile bytes', () => {
   it('relays nothing malformed and keeps well-behaved clients connected', { timeout: 60_000 }, async () => {
     const server = await startServer({ limits: { max_frame_bytes: 2048 } });
