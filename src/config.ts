@@ -14,6 +14,7 @@ const serverSection = z.strictObject({
   port: int(0, 65535).default(53000),
   accept_players: z.boolean().default(true),
   accept_spectators: z.boolean().default(true),
+  interest_management: z.boolean().default(false),
 });
 
 const timingSection = z.strictObject({
@@ -32,6 +33,7 @@ const limitsSection = z.strictObject({
   max_send_buffer_bytes: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
   max_datagram_bytes: int(38, 65_507).default(65_507),
   locator_per_second: int(0, 1000).default(10),
+  chat_per_second: int(0, 1000).default(10),
   udp_receive_buffer_bytes: int(0, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   udp_send_buffer_bytes: int(0, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
 });

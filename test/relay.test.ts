@@ -134,6 +134,17 @@ describe('relays', () => {
     expect(await listener.waitFor((p) => p.type === 'voice')).toMatchObject({ data: Buffer.from('later') });
   });
 
+  it('relays at most chat_per_second messages per sender', async () => {
+    const server = await startServer({ limits: { chat_per_second: 5 } });
+    const alice = await join(server, 'Alice');
+    const bob = await join(server, 'Bob');
+    for (let i = 0; i < 20; i++) alice.sendMessage(`flood ${i}`);
+    await bob.waitFor((p) => p.type === 'message' && p.text === 'flood 4');
+    await sleep(150);
+    expect(countPackets(bob, 'message')).toBe(5);
+    expect(server.stats.droppedPackets.get('chat_rate')).toBe(15);
+  });
+
   it('relays at most locator_per_second locators per sender', async () => {
     const server = await startServer({ limits: { locator_per_second: 10 } });
     const alice = await join(server, 'Alice');
@@ -219,6 +230,25 @@ describe('bulk updates', () => {
       bulks.flatMap((b) => (b.packet.type === 'bulk_update' ? b.packet.entries.map((e) => e.id) : [])),
     );
     expect(seen.size).toBe(5);
+  });
+
+  it('with interest_management, sends players only their map’s ghosts and spectators everyone', async () => {
+    const server = await startServer({ server: { interest_management: true } });
+    const alice = await join(server, 'Alice', { map: 'sp_a1_intro1' });
+    const bob = await join(server, 'Bob', { map: 'sp_a1_intro1' });
+    const carol = await join(server, 'Carol', { map: 'sp_a2_laser_intro' });
+    const watcher = await join(server, 'Watcher', { map: '', spectator: true });
+    const idsIn = async (client: typeof alice) => {
+      const mark = client.mark();
+      const bulk = await client.waitFor((p) => p.type === 'bulk_update', 2000, mark);
+      return bulk.type === 'bulk_update' ? bulk.entries.map((entry) => entry.id).sort() : [];
+    };
+    expect(await idsIn(alice)).toEqual([alice.id, bob.id]);
+    expect(await idsIn(carol)).toEqual([carol.id]);
+    expect(await idsIn(watcher)).toEqual([alice.id, bob.id, carol.id, watcher.id]);
+    carol.changeMap('sp_a1_intro1');
+    await alice.waitFor((p) => p.type === 'map_change');
+    expect(await idsIn(alice)).toEqual([alice.id, bob.id, carol.id]);
   });
 
   it('learns a client’s UDP port from its datagrams', async () => {

@@ -42,6 +42,8 @@ export class GhostClient implements ClientIdentity {
   missedHeartbeats = 0;
 
   readonly locatorLimiter: SlidingWindowLimiter;
+  /** Chat messages per second; undefined when unlimited. */
+  readonly chatLimiter: SlidingWindowLimiter | undefined;
   /** Chat waiting for the chat filters, so that one client's messages keep their order. */
   chatQueue: Promise<void> = Promise.resolve();
   /** Whether its socket is corked for this event-loop turn's batch of writes (see WriteBatcher). */
@@ -59,6 +61,7 @@ export class GhostClient implements ClientIdentity {
     readonly socket: Socket,
     udpPort: number,
     locatorPerSecond: number,
+    chatPerSecond = 0,
   ) {
     this.name = identity.name;
     this.model = identity.model;
@@ -69,6 +72,7 @@ export class GhostClient implements ClientIdentity {
     this.udpAddress = socket.remoteAddress ?? address;
     this.udpPort = udpPort;
     this.locatorLimiter = new SlidingWindowLimiter(locatorPerSecond, 1000);
+    this.chatLimiter = chatPerSecond > 0 ? new SlidingWindowLimiter(chatPerSecond, 1000) : undefined;
   }
 
   get sendBacklog(): number {

@@ -69,10 +69,13 @@ export class GhostTable {
 
   /**
    * This tick's bulk UPDATE payloads, each at most `maxPacketSize` bytes (at least one entry per
-   * packet). Fresh buffers: sends still queued in the kernel keep the bytes they were given.
+   * packet), for every ghost or only the ghosts in `only`. Fresh buffers: sends still queued in
+   * the kernel keep the bytes they were given.
    */
-  buildBulkPackets(maxPacketSize: number): Buffer[] {
-    const total = this.idBySlot.length;
+  buildBulkPackets(maxPacketSize: number, only?: readonly number[]): Buffer[] {
+    const slots =
+      only === undefined ? undefined : only.map((id) => this.slotById.get(id)).filter((slot) => slot !== undefined);
+    const total = slots === undefined ? this.idBySlot.length : slots.length;
     if (total === 0) return [];
     const perPacket = Math.max(1, Math.floor((maxPacketSize - BULK_HEADER_SIZE) / BULK_ENTRY_SIZE));
     const packets: Buffer[] = [];
@@ -82,7 +85,19 @@ export class GhostTable {
       packet.writeUInt8(Header.Update, 0);
       packet.writeUInt32BE(0, 1);
       packet.writeUInt32BE(count, 5);
-      this.entries.copy(packet, BULK_HEADER_SIZE, first * BULK_ENTRY_SIZE, (first + count) * BULK_ENTRY_SIZE);
+      if (slots === undefined) {
+        this.entries.copy(packet, BULK_HEADER_SIZE, first * BULK_ENTRY_SIZE, (first + count) * BULK_ENTRY_SIZE);
+      } else {
+        for (let index = 0; index < count; index++) {
+          const slot = slots[first + index]!;
+          this.entries.copy(
+            packet,
+            BULK_HEADER_SIZE + index * BULK_ENTRY_SIZE,
+            slot * BULK_ENTRY_SIZE,
+            (slot + 1) * BULK_ENTRY_SIZE,
+          );
+        }
+      }
       packets.push(packet);
     }
     return packets;

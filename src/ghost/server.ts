@@ -478,6 +478,7 @@ export class GhostServer implements HandlerContext {
       socket,
       request.udpPort,
       this.config.limits.locator_per_second,
+      this.config.limits.chat_per_second,
     );
     const others = [...this.clients.values()].map((other) => other.entity(this.table.get(other.id)!));
     this.sendFramed(client, frame(encodeConnectConfirm({ id, ghosts: others })), true);
@@ -601,6 +602,10 @@ export class GhostServer implements HandlerContext {
   }
 
   handleChat(client: GhostClient, text: string, payload: Buffer): void {
+    if (client.chatLimiter !== undefined && !client.chatLimiter.tryAcquire(performance.now())) {
+      this.reportViolation(client, 'chat_rate', 'sent more chat than [limits] chat_per_second; extra messages dropped');
+      return;
+    }
     if (this.chatFilters.length === 0) {
       this.relayChat(client, text, payload);
       return;
@@ -685,17 +690,38 @@ export class GhostServer implements HandlerContext {
   private sendBulkUpdates(): void {
     this.stats.ticks++;
     if (this.clients.size === 0) return;
-    const datagrams = this.table.buildBulkPackets(this.config.limits.max_datagram_bytes);
-    let framed: Buffer | undefined;
+    if (!this.config.server.interest_management) {
+      this.sendBulk(this.clients.values(), (maxSize) => this.table.buildBulkPackets(maxSize));
+      return;
+    }
+    // Each player gets only the ghosts on its own map; spectators get everyone.
+    const byMap = new Map<string, GhostClient[]>();
+    const spectators: GhostClient[] = [];
     for (const client of this.clients.values()) {
+      if (client.spectator) spectators.push(client);
+      else byMap.set(client.map, [...(byMap.get(client.map) ?? []), client]);
+    }
+    for (const players of byMap.values()) {
+      const ids = players.map((client) => client.id);
+      this.sendBulk(players, (maxSize) => this.table.buildBulkPackets(maxSize, ids));
+    }
+    if (spectators.length > 0) this.sendBulk(spectators, (maxSize) => this.table.buildBulkPackets(maxSize));
+  }
+
+  /** Sends one set of bulk packets to some clients: datagrams by UDP, one frame by TCP. */
+  private sendBulk(receivers: Iterable<GhostClient>, build: (maxPacketSize: number) => Buffer[]): void {
+    let datagrams: Buffer[] | undefined;
+    let framed: Buffer | undefined;
+    for (const client of receivers) {
       if (client.leaving !== undefined) continue;
       if (!client.tcpOnly) {
+        datagrams ??= build(this.config.limits.max_datagram_bytes);
         for (const datagram of datagrams) this.sendDatagram(client, datagram);
       } else if (client.sendBacklog > BULK_BACKLOG_SKIP_BYTES) {
         this.stats.skippedBulkUpdates++;
       } else {
         // TCP has no datagram limit: one packet with every entry.
-        framed ??= frame(this.table.buildBulkPackets(Number.MAX_SAFE_INTEGER)[0]!);
+        framed ??= frame(build(Number.MAX_SAFE_INTEGER)[0]!);
         this.sendFramed(client, framed);
       }
     }
