@@ -1,48 +1,21 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join as joinPath } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../src/app.js';
+import { describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
 import { CommandRegistry, CONSOLE_INVOKER, fail, ok, type Invoker } from '../src/commands/registry.js';
 import { tokenize } from '../src/commands/tokenize.js';
-import { SimClient } from '../src/sim/client.js';
-import { countPackets, sleep, testConfig, until } from './helpers.js';
+import type { SimClient } from '../src/sim/client.js';
+import { countPackets, joinApp, sleep, startApp as startTestApp, tempDatabasePath, until } from './helpers.js';
 
-const apps: App[] = [];
-const clients: SimClient[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await Promise.all(apps.splice(0).map((app) => app.stop('test finished')));
-});
-
-function tempDatabase(): string {
-  return joinPath(mkdtempSync(joinPath(tmpdir(), 'ghosting-db-')), 'data', 'ghosting.db');
-}
-
-async function startApp(databasePath = tempDatabase()): Promise<App> {
-  const config = testConfig();
-  config.database.path = databasePath;
-  config.countdown.pre_commands = 'sv_cheats 0';
-  config.countdown.presets = { Race: { delay: 7, pre_commands: 'host_timescale 1', post_commands: 'say GO' } };
-  const app = createApp({ config });
-  apps.push(app);
-  await app.start();
-  return app;
-}
-
-async function join(app: App, name: string, localAddress = '127.0.0.1', spectator = false): Promise<SimClient> {
-  const client = await SimClient.connect({
-    host: '127.0.0.1',
-    port: app.server.port,
-    name,
-    localAddress,
-    spectator,
-    map: 'sp_a1_intro1',
+const startApp = (database?: string): Promise<App> =>
+  startTestApp({
+    ...(database !== undefined ? { database } : {}),
+    configure(config) {
+      config.countdown.pre_commands = 'sv_cheats 0';
+      config.countdown.presets = { Race: { delay: 7, pre_commands: 'host_timescale 1', post_commands: 'say GO' } };
+    },
   });
-  clients.push(client);
-  return client;
-}
+
+const join = (app: App, name: string, localAddress = '127.0.0.1', spectator = false): Promise<SimClient> =>
+  joinApp(app, name, { localAddress, spectator });
 
 const run = (app: App, line: string) => app.commands.execute(line, CONSOLE_INVOKER);
 
@@ -229,7 +202,7 @@ describe('admin commands on real clients', () => {
   });
 
   it('keeps a ban across a restart with the same database file', async () => {
-    const path = tempDatabase();
+    const path = tempDatabasePath();
     const first = await startApp(path);
     await join(first, 'Cheater', '127.0.0.41');
     expect((await run(first, 'ban name Cheater')).ok).toBe(true);

@@ -3,15 +3,12 @@
  * its real discord.js client logged in to the local Discord API emulator, and SAR-like clients
  * on real sockets.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join as joinPath } from 'node:path';
 import { PermissionFlagsBits } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../src/app.js';
-import { SimClient } from '../src/sim/client.js';
+import type { SimClient } from '../src/sim/client.js';
 import { DiscordEmulator, DEFAULT_BOT_PERMISSIONS } from './discord-emulator/index.js';
-import { countPackets, sleep, testConfig, until } from './helpers.js';
+import { countPackets, joinApp, sleep, tempDatabasePath, testConfig, until } from './helpers.js';
 
 const TOKEN = 'emulated.bot.token';
 const GUILD = '910000000000000001';
@@ -22,12 +19,11 @@ const ADMIN = { id: '910000000000000100', username: 'organiser' };
 const MEMBER = { id: '910000000000000101', username: 'viewer' };
 const MODERATOR = { id: '910000000000000102', username: 'helper' };
 
+// Apps are stopped here, before their emulator, rather than by the shared helpers.
 const apps: App[] = [];
 const emulators: DiscordEmulator[] = [];
-const clients: SimClient[] = [];
 
 afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
   await Promise.all(apps.splice(0).map((app) => app.stop('test finished')));
   await Promise.all(emulators.splice(0).map((emulator) => emulator.stop()));
 });
@@ -51,7 +47,7 @@ async function startEmulator(botPermissions = DEFAULT_BOT_PERMISSIONS): Promise<
 
 async function startApp(emulator: DiscordEmulator, token = TOKEN): Promise<App> {
   const config = testConfig({ limits: { chat_per_second: 0 } }); // the flood test sends 200 at once
-  config.database.path = joinPath(mkdtempSync(joinPath(tmpdir(), 'ghosting-discord-')), 'ghosting.db');
+  config.database.path = tempDatabasePath();
   config.discord = {
     ...config.discord,
     guild_id: GUILD,
@@ -72,17 +68,8 @@ async function readyApp(botPermissions?: bigint): Promise<{ app: App; emulator: 
   return { app, emulator };
 }
 
-async function join(app: App, name: string, localAddress = '127.0.0.1'): Promise<SimClient> {
-  const client = await SimClient.connect({
-    host: '127.0.0.1',
-    port: app.server.port,
-    name,
-    localAddress,
-    map: 'sp_a1_intro1',
-  });
-  clients.push(client);
-  return client;
-}
+const join = (app: App, name: string, localAddress = '127.0.0.1'): Promise<SimClient> =>
+  joinApp(app, name, { localAddress });
 
 const ADMIN_PERMISSIONS = PermissionFlagsBits.Administrator;
 

@@ -4,54 +4,30 @@
  * SAR-like clients on real sockets. The decorated classes are only ever loaded by the plugin
  * loader (tsx) at run time; vitest never transforms them.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../src/app.js';
+import { describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
 import { CONSOLE_INVOKER } from '../src/commands/registry.js';
 import type { ServerPacket } from '../src/ghost/protocol/packets.js';
-import { SimClient, type SimClientOptions } from '../src/sim/client.js';
-import { countPackets, testConfig } from './helpers.js';
+import type { SimClient, SimClientOptions } from '../src/sim/client.js';
+import { countPackets, joinApp, startApp, tempDatabasePath } from './helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const apps: App[] = [];
-const clients: SimClient[] = [];
 
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await Promise.all(apps.splice(0).map((app) => app.stop('test finished')));
-});
-
-function tempDatabase(): string {
-  return joinPath(mkdtempSync(joinPath(tmpdir(), 'ghosting-examples-')), 'ghosting.db');
-}
-
-async function startExample(file: string, options: { database?: string; logLines?: string[] } = {}): Promise<App> {
-  const config = testConfig();
-  config.database.path = options.database ?? tempDatabase();
-  config.plugins.modules = [`./examples/${file}`];
+function startExample(file: string, options: { database?: string; logLines?: string[] } = {}): Promise<App> {
   const lines = options.logLines;
   const logger = lines ? pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }) : undefined;
-  const app = createApp({ config, configDirectory: root, ...(logger ? { logger } : {}) });
-  apps.push(app);
-  await app.start();
-  return app;
+  return startApp({
+    configDirectory: root,
+    ...(options.database !== undefined ? { database: options.database } : {}),
+    ...(logger ? { logger } : {}),
+    configure: (config) => void (config.plugins.modules = [`./examples/${file}`]),
+  });
 }
 
-async function join(app: App, name: string, options: Partial<SimClientOptions> = {}): Promise<SimClient> {
-  const client = await SimClient.connect({
-    host: '127.0.0.1',
-    port: app.server.port,
-    name,
-    map: 'sp_a1_intro1',
-    ...options,
-  });
-  clients.push(client);
-  return client;
-}
+const join = (app: App, name: string, options: Partial<SimClientOptions> = {}): Promise<SimClient> =>
+  joinApp(app, name, options);
 
 const isServerMessage = (text: string) => (packet: ServerPacket) =>
   packet.type === 'message' && packet.id === 0 && packet.text === text;
@@ -123,7 +99,7 @@ describe('examples/ping.ts', () => {
 
 describe('examples/welcome.ts', () => {
   it('greets each joining player privately and counts visits across restarts', async () => {
-    const database = tempDatabase();
+    const database = tempDatabasePath();
     let app = await startExample('welcome.ts', { database });
     const alice = await join(app, 'Alice');
     await alice.waitFor(isServerMessage('Welcome, Alice!'));

@@ -3,6 +3,10 @@
  * simulated clients, and cleanup of everything a test started.
  */
 import { afterEach } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { createApp, type App, type AppOptions } from '../src/app.js';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { defaultConfig, type Config } from '../src/config.js';
 import { GhostServer } from '../src/ghost/server.js';
@@ -29,6 +33,7 @@ export function testConfig(overrides: Overrides = {}): Config {
 }
 
 const servers: GhostServer[] = [];
+const apps: App[] = [];
 const clients: SimClient[] = [];
 const sockets: Socket[] = [];
 
@@ -36,6 +41,7 @@ afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
   for (const socket of sockets.splice(0)) socket.destroy();
   await Promise.all(servers.splice(0).map((server) => server.stop('test finished')));
+  await Promise.all(apps.splice(0).map((app) => app.stop('test finished')));
 });
 
 export async function startServer(overrides: Overrides = {}): Promise<GhostServer> {
@@ -98,4 +104,48 @@ export async function until(condition: () => boolean, timeoutMs = 3000, what = '
 
 export function countPackets(client: SimClient, type: string, since = 0): number {
   return client.received.slice(since).filter((received) => received.packet.type === type).length;
+}
+
+/** A database file in a fresh temporary folder. */
+export function tempDatabasePath(): string {
+  return joinPath(mkdtempSync(joinPath(tmpdir(), 'ghosting-test-')), 'data', 'ghosting.db');
+}
+
+export interface TestAppOptions extends Omit<AppOptions, 'config'> {
+  /** Config sections to override on top of testConfig(). */
+  overrides?: Overrides;
+  /** Last changes to the config (plugins, presets, ...). */
+  configure?: (config: Config) => void;
+  database?: string;
+}
+
+/** The whole app (server, database, commands, plugins, Discord, HTTP), stopped after the test. */
+export async function startApp(options: TestAppOptions = {}): Promise<App> {
+  const { overrides, configure, database, ...appOptions } = options;
+  const config = testConfig(overrides);
+  config.database.path = database ?? tempDatabasePath();
+  configure?.(config);
+  const app = createApp({ config, ...appOptions });
+  apps.push(app);
+  await app.start();
+  return app;
+}
+
+/** Stops, after the test, an app the test created itself (for example one that must fail to start). */
+export function trackApp(app: App): App {
+  apps.push(app);
+  return app;
+}
+
+/** A SAR-like client on an app's server, closed after the test. */
+export async function joinApp(app: App, name: string, options: Partial<SimClientOptions> = {}): Promise<SimClient> {
+  const client = await SimClient.connect({
+    host: '127.0.0.1',
+    port: app.server.port,
+    name,
+    map: 'sp_a1_intro1',
+    ...options,
+  });
+  clients.push(client);
+  return client;
 }

@@ -2,45 +2,19 @@
  * /healthz, /metrics and the management API with real HTTP requests, against the real app and
  * SAR-like clients.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join as joinPath } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../src/app.js';
+import { describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
 import { ConfigError, parseConfig } from '../src/config.js';
-import { SimClient } from '../src/sim/client.js';
-import { testConfig } from './helpers.js';
+import type { SimClient } from '../src/sim/client.js';
+import { joinApp, startApp as startTestApp } from './helpers.js';
 
 const TOKEN = 's3cret-token';
-const apps: App[] = [];
-const clients: SimClient[] = [];
 
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await Promise.all(apps.splice(0).map((app) => app.stop('test finished')));
-});
+const startApp = (token = TOKEN): Promise<App> =>
+  startTestApp({ overrides: { http: { enabled: true, hostname: '127.0.0.1', port: 0, token } } });
 
-async function startApp(token = TOKEN): Promise<App> {
-  const config = testConfig();
-  config.database.path = joinPath(mkdtempSync(joinPath(tmpdir(), 'ghosting-http-')), 'ghosting.db');
-  config.http = { enabled: true, hostname: '127.0.0.1', port: 0, token };
-  const app = createApp({ config });
-  apps.push(app);
-  await app.start();
-  return app;
-}
-
-async function join(app: App, name: string, localAddress = '127.0.0.1'): Promise<SimClient> {
-  const client = await SimClient.connect({
-    host: '127.0.0.1',
-    port: app.server.port,
-    name,
-    localAddress,
-    map: 'sp_a1_intro1',
-  });
-  clients.push(client);
-  return client;
-}
+const join = (app: App, name: string, localAddress = '127.0.0.1'): Promise<SimClient> =>
+  joinApp(app, name, { localAddress });
 
 async function call(app: App, method: string, path: string, body?: unknown, token: string | null = TOKEN) {
   const response = await fetch(`http://127.0.0.1:${app.http.port}${path}`, {
@@ -62,11 +36,7 @@ async function call(app: App, method: string, path: string, body?: unknown, toke
 
 describe('operations endpoint', () => {
   it('is off by default', async () => {
-    const config = testConfig();
-    config.database.path = joinPath(mkdtempSync(joinPath(tmpdir(), 'ghosting-http-')), 'ghosting.db');
-    const app = createApp({ config });
-    apps.push(app);
-    await app.start();
+    const app = await startTestApp();
     expect(app.http.port).toBe(0);
   });
 

@@ -10,46 +10,40 @@ import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import type { Config } from '../src/config.js';
 import { CONSOLE_INVOKER } from '../src/commands/registry.js';
 import { PluginLoadError } from '../src/plugins/loader.js';
-import { SimClient } from '../src/sim/client.js';
-import { countPackets, sleep, testConfig, until } from './helpers.js';
+import type { SimClient } from '../src/sim/client.js';
+import {
+  countPackets,
+  joinApp,
+  sleep,
+  startApp as startTestApp,
+  tempDatabasePath,
+  testConfig,
+  trackApp,
+  until,
+} from './helpers.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures/plugins/', import.meta.url));
-const apps: App[] = [];
-const clients: SimClient[] = [];
 
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
-  await Promise.all(apps.splice(0).map((app) => app.stop('test finished')));
-});
-
-function tempDatabase(): string {
-  return joinPath(mkdtempSync(joinPath(tmpdir(), 'ghosting-plugins-')), 'ghosting.db');
-}
-
-async function startApp(
+function startApp(
   modules: Config['plugins']['modules'],
   options: { database?: string; hookTimeoutMs?: number; configDirectory?: string } = {},
 ): Promise<App> {
-  const config = testConfig();
-  config.database.path = options.database ?? tempDatabase();
-  config.plugins.modules = modules;
-  config.plugins.hook_timeout_ms = options.hookTimeoutMs ?? 300;
-  const app = createApp({ config, configDirectory: options.configDirectory ?? fixtures });
-  apps.push(app);
-  await app.start();
-  return app;
+  return startTestApp({
+    configDirectory: options.configDirectory ?? fixtures,
+    ...(options.database !== undefined ? { database: options.database } : {}),
+    configure(config) {
+      config.plugins.modules = modules;
+      config.plugins.hook_timeout_ms = options.hookTimeoutMs ?? 300;
+    },
+  });
 }
 
-async function join(app: App, name: string): Promise<SimClient> {
-  const client = await SimClient.connect({ host: '127.0.0.1', port: app.server.port, name, map: 'sp_a1_intro1' });
-  clients.push(client);
-  return client;
-}
+const join = (app: App, name: string): Promise<SimClient> => joinApp(app, name);
 
 const serverMessage = (text: string) => (p: { type: string; id?: number; text?: string }) =>
   p.type === 'message' && p.id === 0 && p.text === text;
@@ -140,7 +134,7 @@ describe('hooks', () => {
   });
 
   it('give @on handlers their arguments, keep storage across a restart, and gate commands by permission', async () => {
-    const database = tempDatabase();
+    const database = tempDatabasePath();
     const first = await startApp(['./gatekeeper.ts'], { database });
     const alice = await join(first, 'Alice');
     alice.changeMap('sp_a2_laser_intro');
@@ -186,10 +180,9 @@ describe('a misbehaving plugin', () => {
 describe('loading', () => {
   it('stops start-up with a clear message when a required plugin cannot load', async () => {
     const config = testConfig();
-    config.database.path = tempDatabase();
+    config.database.path = tempDatabasePath();
     config.plugins.modules = ['./missing.ts'];
-    const app = createApp({ config, configDirectory: fixtures });
-    apps.push(app);
+    const app = trackApp(createApp({ config, configDirectory: fixtures }));
     await expect(app.start()).rejects.toThrow(PluginLoadError);
     await expect(app.start()).rejects.toThrow(/plugin "\.\/missing\.ts" \(.*missing\.ts\): cannot load/);
     expect(app.server.running).toBe(false);
@@ -227,10 +220,9 @@ describe('loading', () => {
     expect(app.plugins.loaded.map((loaded) => loaded.plugin.name)).toEqual(['Example Plugin']);
 
     const config = testConfig();
-    config.database.path = tempDatabase();
+    config.database.path = tempDatabasePath();
     config.plugins.modules = ['./not-a-plugin.ts'];
-    const empty = createApp({ config, configDirectory: fixtures });
-    apps.push(empty);
+    const empty = trackApp(createApp({ config, configDirectory: fixtures }));
     await expect(empty.start()).rejects.toThrow(/exports no class that extends Plugin/);
   });
 });
