@@ -457,6 +457,12 @@ export class GhostServer implements HandlerContext {
         return undefined;
       }
     }
+    // Other joins may have finished while asynchronous checks ran: the server may be full now.
+    const late = this.checkBuiltInAdmission(request);
+    if (late !== undefined) {
+      this.refuse(socket, address, request, 'refused', late);
+      return undefined;
+    }
     return this.join(socket, address, request);
   }
 
