@@ -21,6 +21,8 @@ export type ToLoadGen =
   | { type: 'mark' }
   /** Report on the window since the last mark. */
   | { type: 'report' }
+  /** Every second, close `perSecond` random clients and connect as many new ones (0 = stop). */
+  | { type: 'churn'; perSecond: number }
   /** Stop sending updates (clients stay connected). */
   | { type: 'quiesce' }
   /** Close every socket and exit. */
@@ -47,6 +49,10 @@ export interface LoadReport {
   dropReasons: string[];
   udpBytesRead: number;
   udpReadMode: 'unread' | 'read';
+  /** Churn since the start (see the 'churn' message): clients closed, reconnected, failed. */
+  churnClosed: number;
+  churnConnected: number;
+  churnFailed: number;
 }
 
 export type FromLoadGen =

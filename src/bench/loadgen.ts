@@ -46,6 +46,11 @@ class LoadGenerator {
   private udpBytesRead = 0;
   private readonly dropReasons = new Map<string, number>();
   private readonly events: LightClientEvents;
+  private nextIndex = 0;
+  private churnTimer: NodeJS.Timeout | undefined;
+  private churnClosed = 0;
+  private churnConnected = 0;
+  private churnFailed = 0;
 
   constructor(private readonly config: LoadStartMessage) {
     this.slotMs = 1000 / config.rate / SLOTS_PER_PERIOD;
@@ -58,11 +63,70 @@ class LoadGenerator {
         this.droppedInWindow++;
         this.droppedTotal++;
         this.dropReasons.set(reason, (this.dropReasons.get(reason) ?? 0) + 1);
-        const group = this.groups[client.options.index % SLOTS_PER_PERIOD];
-        const at = group?.indexOf(client) ?? -1;
-        if (group !== undefined && at >= 0) group.splice(at, 1);
+        this.removeFromGroup(client);
       },
     };
+  }
+
+  private removeFromGroup(client: LightClient): void {
+    const group = this.groups[client.options.index % SLOTS_PER_PERIOD];
+    const at = group?.indexOf(client) ?? -1;
+    if (group !== undefined && at >= 0) group.splice(at, 1);
+  }
+
+  private connectOne(index: number): Promise<LightClient> {
+    return LightClient.connect(
+      {
+        host: this.config.host,
+        port: this.config.port,
+        localAddress: loadAddress(index),
+        name: `load-${index}`,
+        index,
+        readUdp: this.config.readUdp,
+        connectTimeoutMs: this.config.connectTimeoutMs,
+      },
+      this.events,
+    );
+  }
+
+  /**
+   * Every second closes `perSecond` random connected clients (expected closes, not drops) and
+   * connects as many new ones from fresh addresses. A round does not start while the previous
+   * one's connects are still pending.
+   */
+  churn(perSecond: number): void {
+    clearInterval(this.churnTimer);
+    this.churnTimer = undefined;
+    if (perSecond <= 0) return;
+    let busy = false;
+    this.churnTimer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      const live = this.clients.filter((client) => !client.closed && !client.closing);
+      for (let n = 0; n < perSecond && live.length > 0; n++) {
+        const [client] = live.splice(Math.floor(Math.random() * live.length), 1);
+        if (client === undefined) break;
+        this.removeFromGroup(client);
+        client.close();
+        this.churnClosed++;
+      }
+      const joins = Array.from({ length: perSecond }, async () => {
+        const index = this.nextIndex++;
+        try {
+          const client = await this.connectOne(index);
+          this.clients.push(client);
+          if (!client.closed) this.groups[index % SLOTS_PER_PERIOD]!.push(client);
+          this.churnConnected++;
+        } catch {
+          this.churnFailed++;
+        }
+      });
+      void Promise.all(joins).then(() => {
+        // Forget closed clients so the list does not grow for the whole soak.
+        for (let i = this.clients.length - 1; i >= 0; i--) if (this.clients[i]!.closed) this.clients.splice(i, 1);
+        busy = false;
+      });
+    }, 1000);
   }
 
   async run(): Promise<void> {
@@ -70,27 +134,15 @@ class LoadGenerator {
     this.schedule();
     const { count, connectConcurrency } = this.config;
     const rampStart = performance.now();
-    let nextIndex = 0;
     let connected = 0;
     let failed = 0;
     const failures: string[] = [];
     let lastProgress = 0;
     const worker = async () => {
-      while (nextIndex < count) {
-        const index = nextIndex++;
+      while (this.nextIndex < count) {
+        const index = this.nextIndex++;
         try {
-          const client = await LightClient.connect(
-            {
-              host: this.config.host,
-              port: this.config.port,
-              localAddress: loadAddress(index),
-              name: `load-${index}`,
-              index,
-              readUdp: this.config.readUdp,
-              connectTimeoutMs: this.config.connectTimeoutMs,
-            },
-            this.events,
-          );
+          const client = await this.connectOne(index);
           this.clients.push(client);
           if (!client.closed) this.groups[index % SLOTS_PER_PERIOD]!.push(client);
           connected++;
@@ -175,15 +227,20 @@ class LoadGenerator {
       dropReasons: [...this.dropReasons].map(([reason, n]) => `${n}× ${reason}`),
       udpBytesRead: this.udpBytesRead,
       udpReadMode: this.config.readUdp || this.clients.some((client) => !client.unread) ? 'read' : 'unread',
+      churnClosed: this.churnClosed,
+      churnConnected: this.churnConnected,
+      churnFailed: this.churnFailed,
     };
   }
 
   quiesce(): void {
     this.sending = false;
+    this.churn(0);
   }
 
   close(): void {
     clearTimeout(this.timer);
+    this.churn(0);
     this.lag.stop();
     for (const client of this.clients) client.close();
   }
@@ -214,6 +271,9 @@ process.on('message', (raw) => {
       break;
     case 'report':
       if (generator !== undefined) send(generator.report());
+      break;
+    case 'churn':
+      generator?.churn(message.perSecond);
       break;
     case 'quiesce':
       generator?.quiesce();

@@ -4,7 +4,7 @@
  * Each returns undefined when the file is gone (process exited) or unreadable.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 let clockTicks: number | undefined;
@@ -120,4 +120,13 @@ function parseUdpSockets(
     const drops = fields[11];
     return { rxQueueBytes: parseInt(rxQueue ?? '0', 16), drops: Number(drops ?? 0) };
   });
+}
+
+/** Open file descriptors of a process (entries of /proc/<pid>/fd), if readable. */
+export function readFdCount(pid: number): number | undefined {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return undefined;
+  }
 }

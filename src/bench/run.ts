@@ -9,15 +9,24 @@
  * measures for `--seconds`, then stops the server and the generator (by PID, always) and prints
  * one table row. See BENCHMARKS.md for the results and how to read them.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SERVER_HOST } from './addresses.js';
+import type { AttackReport, AttackStart } from './attack.js';
 import type { LoadReport } from './ipc.js';
 import { LoadGenChild } from './loadgen-child.js';
 import { ProbeSet } from './probes.js';
-import { readCpuSeconds, readMemory, readUdpSockets, readUdpSocketsAsync, type UdpSocketInfo } from './proc.js';
+import {
+  readCpuSeconds,
+  readFdCount,
+  readMemory,
+  readUdpSockets,
+  readUdpSocketsAsync,
+  type UdpSocketInfo,
+} from './proc.js';
 import { ServerProcess } from './server-process.js';
 import { LagMonitor, sleep, withTimeout, type Summary } from './stats.js';
 
@@ -39,7 +48,22 @@ const USAGE = `Usage: npm run bench -- [options]
   --pin                     pin the server to CPU 0 and generator + probes to CPU 1 (taskset)
   --stop-after-fail         skip the remaining steps after the first one that does not hold
   --json <file>             also write the results as JSON
-  -h, --help                show this help`;
+  --soak <minutes>          instead of the steps: hold N clients (default 300, or the first
+                            --clients value) for this long with churn, and report the server's
+                            RSS and open descriptors at the start and the end
+  --churn <n>               soak: clients that leave and new ones that join every second (default: 5)
+  --resilience              instead of the steps: at N clients (default 500, or the first --clients
+                            value) measure the tick for --attack-seconds, then again while a
+                            separate process attacks the server (connection flood, garbage and
+                            oversized frames, a client that stops reading, chat and locator floods)
+  --attack-seconds <s>      resilience: length of the baseline and of the attack (default: 10)
+  --connects-per-second <n> resilience: flood connections per second (default: 200)
+  --flood-per-second <n>    resilience: chat messages and locators per second (default: 200)
+  -h, --help                show this help
+
+Every mode also measures the COUNTDOWN confirm → countdown_go round trip (about 200 samples per
+window, from the probes) and the server's memory per client: (RSS with N clients − RSS of the
+idle server just after it started) / N.`;
 
 interface Options {
   clients: number[];
@@ -56,6 +80,14 @@ interface Options {
   pin: boolean;
   stopAfterFail: boolean;
   json: string | undefined;
+  /** Whether --clients was given (soak and resilience have their own default N). */
+  clientsGiven: boolean;
+  soakMinutes: number | undefined;
+  churn: number;
+  resilience: boolean;
+  attackSeconds: number;
+  connectsPerSecond: number;
+  floodPerSecond: number;
 }
 
 interface StepResult {
@@ -91,10 +123,17 @@ interface StepResult {
   generator?: Omit<LoadReport, 'type'>;
   probeLag?: Summary;
   probeUdpDrops: number;
+  /** RSS of the server right after it started, before any client connected. */
+  idleRssKb?: number;
+  countdownRtt?: Summary;
+  countdownLost: number;
   held: boolean;
 }
 
 class UsageError extends Error {}
+
+/** COUNTDOWN confirm round trips measured per window. */
+const COUNTDOWN_SAMPLES = 200;
 
 function positiveInt(name: string, text: string | undefined, fallback: number, min = 1): number {
   if (text === undefined) return fallback;
@@ -126,6 +165,12 @@ function readOptions(args: string[]): Options | undefined {
         pin: { type: 'boolean' },
         'stop-after-fail': { type: 'boolean' },
         json: { type: 'string' },
+        soak: { type: 'string' },
+        churn: { type: 'string' },
+        resilience: { type: 'boolean' },
+        'attack-seconds': { type: 'string' },
+        'connects-per-second': { type: 'string' },
+        'flood-per-second': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -162,6 +207,13 @@ function readOptions(args: string[]): Options | undefined {
     pin: values.pin ?? false,
     stopAfterFail: values['stop-after-fail'] ?? false,
     json: values.json,
+    clientsGiven: values.clients !== undefined,
+    soakMinutes: values.soak === undefined ? undefined : positiveInt('soak', values.soak, 1),
+    churn: positiveInt('churn', values.churn, 5, 0),
+    resilience: values.resilience ?? false,
+    attackSeconds: positiveInt('attack-seconds', values['attack-seconds'], 10),
+    connectsPerSecond: positiveInt('connects-per-second', values['connects-per-second'], 200),
+    floodPerSecond: positiveInt('flood-per-second', values['flood-per-second'], 200),
   };
 }
 
@@ -171,11 +223,20 @@ function readOptions(args: string[]): Options | undefined {
 const liveServers = new Set<ServerProcess>();
 const liveGenerators = new Set<LoadGenChild>();
 const liveProbes = new Set<ProbeSet>();
+const liveAttackers = new Set<ChildProcess>();
 
 function killEverythingNow(): void {
   for (const probes of liveProbes) probes.close();
   for (const generator of liveGenerators) generator.killNow();
   for (const server of liveServers) server.killNow();
+  for (const attacker of liveAttackers) {
+    if (attacker.pid === undefined || attacker.exitCode !== null || attacker.signalCode !== null) continue;
+    try {
+      process.kill(attacker.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 function log(text: string): void {
@@ -232,6 +293,7 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     slowTicks: [],
     serverLog: {},
     probeUdpDrops: 0,
+    countdownLost: 0,
     held: false,
   };
   const lightCount = clients - options.probes;
@@ -248,6 +310,9 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
       ...(options.maxDatagramBytes !== undefined ? { maxDatagramBytes: options.maxDatagramBytes } : {}),
     });
     liveServers.add(server);
+    // Let it finish starting up before taking the idle figure.
+    await sleep(500);
+    result.idleRssKb = readMemory(server.pid)?.rssKb;
     if (options.pin) {
       pin(server.pid, 0);
       pin(process.pid, 1);
@@ -309,6 +374,7 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     const udpBefore = readUdpSockets([serverEndpoint, ...probeEndpoints]);
     await generator.request({ type: 'mark' }, 'marked', 10_000);
     probes.mark();
+    probes.startCountdownPings((options.seconds * 1000) / COUNTDOWN_SAMPLES);
     lag.start();
     const cpuBefore = readCpuSeconds(server.pid);
     const windowStart = performance.now();
@@ -325,6 +391,9 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     }
     const cpuAfter = readCpuSeconds(server.pid);
     const windowMs = performance.now() - windowStart;
+    probes.stopCountdownPings();
+    result.countdownRtt = probes.countdownRtt.summary();
+    result.countdownLost = probes.countdownLost;
     lag.stop();
     result.tickInterval = probes.intervals();
     result.tickIntervalFront = probes.intervals('front');
@@ -421,6 +490,17 @@ function table(headers: string[], rows: string[][]): string {
   );
 }
 
+/** (RSS with N clients − RSS of the idle server) / N, in KB. */
+function kbPerClient(rssMb: number | undefined, idleRssKb: number | undefined, clients: number): number | undefined {
+  if (rssMb === undefined || idleRssKb === undefined || clients <= 0) return undefined;
+  return (rssMb * 1024 - idleRssKb) / clients;
+}
+
+function countdownCell(rtt: Summary | undefined, lost: number): string {
+  if (rtt === undefined) return '–';
+  return `${fixed(rtt.p50, 2)}/${fixed(rtt.p99, 2)}${lost > 0 ? ` (${lost} lost)` : ''}`;
+}
+
 function resultsTable(results: StepResult[]): string {
   const headers = [
     'clients',
@@ -434,6 +514,7 @@ function resultsTable(results: StepResult[]): string {
     'updates lost',
     'server CPU %',
     'server RSS MB',
+    'KB/client',
     'dropped/failed',
     'held',
   ];
@@ -449,6 +530,7 @@ function resultsTable(results: StepResult[]): string {
     r.updatesSent > 0 ? `${fixed(((r.updatesDroppedAtServer + r.updateSendErrors) / r.updatesSent) * 100, 2)} %` : '–',
     fixed(r.serverCpuPercent, 0),
     fixed(r.serverRssMb, 0),
+    fixed(kbPerClient(r.serverRssMb, r.idleRssKb, r.clients), 0),
     String(r.dropped + r.connectFailures),
     r.held ? 'yes' : 'NO',
   ]);
@@ -469,6 +551,7 @@ function healthTable(results: StepResult[]): string {
     'server UDP rx queue max KB',
     'server CPU % in ramp',
     'tick p99/max in ramp ms',
+    'countdown RTT p50/p99 ms',
   ];
   const rows = results.map((r) => {
     const g = r.generator;
@@ -487,9 +570,418 @@ function healthTable(results: StepResult[]): string {
       fixed(r.serverRxQueueMaxKb, 0),
       fixed(r.rampServerCpuPercent, 0),
       r.rampTickInterval ? `${fixed(r.rampTickInterval.p99)}/${fixed(r.rampTickInterval.max)}` : '–',
+      countdownCell(r.countdownRtt, r.countdownLost),
     ];
   });
   return table(headers, rows);
+}
+
+// -------------------------------------------------------------------------------------------------
+// Soak and resilience: one server, N clients, longer or hostile conditions.
+
+interface Session {
+  server: ServerProcess;
+  probes: ProbeSet;
+  generator: LoadGenChild;
+  idleRssKb: number | undefined;
+  idleFds: number | undefined;
+  connected: number;
+  failed: number;
+}
+
+/** Starts a server and connects probes + load clients (like a step's ramp); throws on failure. */
+async function openSession(options: Options, clients: number, parts: Partial<Session>): Promise<Session> {
+  const server = await ServerProcess.start({
+    host: SERVER_HOST,
+    tickIntervalMs: options.tickMs,
+    startTimeoutMs: 10_000,
+    extraSettings: options.serverConfig,
+    ...(options.maxDatagramBytes !== undefined ? { maxDatagramBytes: options.maxDatagramBytes } : {}),
+  });
+  parts.server = server;
+  liveServers.add(server);
+  // Let it finish starting up before taking the idle figure.
+  await sleep(500);
+  const idleRssKb = readMemory(server.pid)?.rssKb;
+  const idleFds = readFdCount(server.pid);
+  log(`server pid ${server.pid} on ${SERVER_HOST}:${server.port}; idle RSS ${fixed((idleRssKb ?? NaN) / 1024)} MB`);
+  const frontProbes = Math.ceil(options.probes / 2);
+  const probes = new ProbeSet({ host: SERVER_HOST, port: server.port, rate: options.rate }, options.targetP99Ms);
+  parts.probes = probes;
+  liveProbes.add(probes);
+  await withTimeout(probes.connect(frontProbes, 'front'), 30_000, 'probes did not connect within 30 s');
+  const generator = LoadGenChild.start();
+  parts.generator = generator;
+  liveGenerators.add(generator);
+  const lightCount = clients - options.probes;
+  const ready = await generator.request(
+    {
+      type: 'start',
+      host: SERVER_HOST,
+      port: server.port,
+      count: lightCount,
+      rate: options.rate,
+      connectConcurrency: options.connectConcurrency,
+      connectTimeoutMs: 15_000,
+      readUdp: options.readUdp,
+    },
+    'ready',
+    30_000 + lightCount * 40,
+  );
+  await withTimeout(probes.connect(options.probes - frontProbes, 'back'), 30_000, 'probes did not connect within 30 s');
+  log(`${ready.connected + probes.connected} of ${clients} connected (${ready.failed} failed)`);
+  return {
+    server,
+    probes,
+    generator,
+    idleRssKb,
+    idleFds,
+    connected: ready.connected + probes.connected,
+    failed: ready.failed,
+  };
+}
+
+async function closeSession(parts: Partial<Session>): Promise<void> {
+  parts.probes?.quiesce();
+  if (parts.generator?.running) {
+    try {
+      await parts.generator.request({ type: 'quiesce' }, 'quiesced', 5000);
+    } catch {
+      // Stopped below either way.
+    }
+  }
+  if (parts.server !== undefined) {
+    await parts.server.stop();
+    liveServers.delete(parts.server);
+  }
+  parts.probes?.close();
+  if (parts.probes) liveProbes.delete(parts.probes);
+  if (parts.generator !== undefined) {
+    await parts.generator.stop();
+    liveGenerators.delete(parts.generator);
+  }
+}
+
+function serverLogLine(server: ServerProcess | undefined): string {
+  if (server === undefined) return 'server log: –';
+  const entries = [...server.log.byMessage];
+  return `server log (warn and above): ${entries.length === 0 ? 'nothing' : entries.map(([message, n]) => `${n}× ${message}`).join(', ')}`;
+}
+
+interface Reading {
+  atS: number;
+  rssKb: number | undefined;
+  fds: number | undefined;
+  clients: number;
+}
+
+async function runSoak(options: Options, minutes: number): Promise<number> {
+  const clients = options.clientsGiven ? options.clients[0]! : 300;
+  log(`soak: ${clients} clients for ${minutes} min, ${options.churn} leave and ${options.churn} join per second`);
+  const parts: Partial<Session> = {};
+  const readings: Reading[] = [];
+  let error: string | undefined;
+  let report: LoadReport | undefined;
+  let tick: Summary | undefined;
+  let countdown: Summary | undefined;
+  let countdownLost = 0;
+  let probesClosed = 0;
+  let departed = 0;
+  let session: Session | undefined;
+  try {
+    session = await openSession(options, clients, parts);
+    const { server, probes, generator } = session;
+    await sleep(options.warmup * 1000);
+    const read = (atS: number): Reading => ({
+      atS,
+      rssKb: readMemory(server.pid)?.rssKb,
+      fds: readFdCount(server.pid),
+      clients: probes.lastTickSize,
+    });
+    readings.push(read(0));
+    log(`soak start: RSS ${fixed((readings[0]!.rssKb ?? NaN) / 1024)} MB, ${readings[0]!.fds} fds`);
+    await generator.request({ type: 'mark' }, 'marked', 10_000);
+    probes.mark();
+    probes.startCountdownPings((minutes * 60_000) / COUNTDOWN_SAMPLES);
+    generator.post({ type: 'churn', perSecond: options.churn });
+    const start = performance.now();
+    const end = start + minutes * 60_000;
+    while (performance.now() < end) {
+      await sleep(Math.min(10_000, Math.max(0, end - performance.now())));
+      if (!server.running) throw new Error(`the server exited during the soak: ${server.log.last.join(' | ')}`);
+      const reading = read((performance.now() - start) / 1000);
+      readings.push(reading);
+      log(
+        `soak ${reading.atS.toFixed(0)} s: RSS ${fixed((reading.rssKb ?? NaN) / 1024)} MB, ${reading.fds} fds, ${reading.clients} clients in the last tick`,
+      );
+    }
+    generator.post({ type: 'churn', perSecond: 0 });
+    probes.stopCountdownPings();
+    tick = probes.intervals();
+    countdown = probes.countdownRtt.summary();
+    countdownLost = probes.countdownLost;
+    // Let the last round of joins and leaves finish before the final reading.
+    await sleep(3000);
+    readings.push(read((performance.now() - start) / 1000));
+    report = await generator.request({ type: 'report' }, 'report', 10_000);
+    probesClosed = probes.probesClosed;
+    departed = probes.departedTotal;
+  } catch (caught) {
+    error = (caught as Error).message;
+    log(`soak: ${error}`);
+  } finally {
+    await closeSession(parts);
+  }
+
+  const first = readings[0];
+  const last = readings[readings.length - 1];
+  const rssValues = readings.map((r) => r.rssKb ?? NaN).filter(Number.isFinite);
+  const fdValues = readings.map((r) => r.fds ?? NaN).filter(Number.isFinite);
+  console.log('');
+  console.log(
+    table(
+      ['', 'clients in tick', 'server RSS MB', 'server fds'],
+      [
+        ['idle (before clients)', '0', fixed((session?.idleRssKb ?? NaN) / 1024), String(session?.idleFds ?? '–')],
+        ...(first
+          ? [['start', String(first.clients), fixed((first.rssKb ?? NaN) / 1024), String(first.fds ?? '–')]]
+          : []),
+        ...(rssValues.length > 0
+          ? [['max during soak', '', fixed(Math.max(...rssValues) / 1024), String(Math.max(...fdValues))]]
+          : []),
+        ...(last && last !== first
+          ? [['end', String(last.clients), fixed((last.rssKb ?? NaN) / 1024), String(last.fds ?? '–')]]
+          : []),
+      ],
+    ),
+  );
+  console.log('');
+  const dropped = (report?.droppedTotal ?? 0) + probesClosed;
+  console.log(
+    `clients: ${clients}; churn: ${report?.churnClosed ?? 0} left, ${report?.churnConnected ?? 0} joined, ${report?.churnFailed ?? 0} could not join; ` +
+      `dropped (closed without being asked): ${dropped}${report && report.dropReasons.length > 0 ? ` (${report.dropReasons.join(', ')})` : ''}; ` +
+      `departures the probes saw: ${departed}`,
+  );
+  console.log(
+    `tick p50/p99/max ${fixed(tick?.p50)}/${fixed(tick?.p99)}/${fixed(tick?.max)} ms; countdown RTT p50/p99 ${countdownCell(countdown, countdownLost)} ms; ` +
+      `memory per client ${fixed(kbPerClient(first?.rssKb !== undefined ? first.rssKb / 1024 : undefined, session?.idleRssKb, clients), 0)} KB`,
+  );
+  console.log(serverLogLine(parts.server));
+  if (error !== undefined) console.log(`error: ${error}`);
+  if (first?.rssKb !== undefined && last?.rssKb !== undefined && first.fds !== undefined && last.fds !== undefined) {
+    // Noise: the V8 heap and the allocator move RSS by several MB without any leak; a descriptor
+    // is a socket, so a few are in flight at any moment of churn.
+    const rssGrowthKb = last.rssKb - first.rssKb;
+    const rssNoiseKb = Math.max(10 * 1024, first.rssKb * 0.1);
+    const fdGrowth = last.fds - first.fds;
+    const fdNoise = Math.max(5, options.churn * 2);
+    const memoryGrew = rssGrowthKb > rssNoiseKb;
+    const fdsGrew = fdGrowth > fdNoise;
+    console.log('');
+    console.log(
+      `Soak verdict: memory ${memoryGrew ? 'GREW' : 'did not grow'} beyond noise (${rssGrowthKb >= 0 ? '+' : ''}${fixed(rssGrowthKb / 1024)} MB, noise ±${fixed(rssNoiseKb / 1024)} MB); ` +
+        `descriptors ${fdsGrew ? 'GREW' : 'did not grow'} beyond noise (${fdGrowth >= 0 ? '+' : ''}${fdGrowth}, noise ±${fdNoise}); ` +
+        `${dropped} client${dropped === 1 ? '' : 's'} dropped.`,
+    );
+  }
+  if (options.json !== undefined)
+    writeFileSync(
+      options.json,
+      JSON.stringify(
+        { mode: 'soak', options, idleRssKb: session?.idleRssKb, readings, report, tick, countdown, error },
+        null,
+        2,
+      ),
+    );
+  return error === undefined ? 0 : 1;
+}
+
+interface PhaseResult {
+  name: string;
+  tick?: Summary;
+  latency?: Summary;
+  countdown?: Summary;
+  countdownLost: number;
+  cpuPercent?: number;
+  rssKb?: number;
+  fdsMax?: number;
+  clientsInTick: number;
+}
+
+async function runResilience(options: Options): Promise<number> {
+  const clients = options.clientsGiven ? options.clients[0]! : 500;
+  const seconds = options.attackSeconds;
+  log(
+    `resilience: ${clients} clients; ${seconds} s baseline, then ${seconds} s of attack ` +
+      `(${options.connectsPerSecond} connects/s, ${options.floodPerSecond} chat and locators/s)`,
+  );
+  const parts: Partial<Session> = {};
+  const phases: PhaseResult[] = [];
+  let error: string | undefined;
+  let attack: AttackReport | undefined;
+  let report: LoadReport | undefined;
+  let probesClosed = 0;
+  let attacker: ChildProcess | undefined;
+  let session: Session | undefined;
+  try {
+    session = await openSession(options, clients, parts);
+    const { server, probes, generator } = session;
+    await sleep(options.warmup * 1000);
+    await generator.request({ type: 'mark' }, 'marked', 10_000);
+
+    const measure = async (name: string, during: Promise<unknown>, untilMs: number): Promise<void> => {
+      probes.mark();
+      probes.startCountdownPings((seconds * 1000) / COUNTDOWN_SAMPLES);
+      const cpuBefore = readCpuSeconds(server.pid);
+      const startedAt = performance.now();
+      let fdsMax = 0;
+      let settled = false;
+      void during.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      while (performance.now() < untilMs || (!settled && performance.now() < untilMs + 20_000)) {
+        await sleep(500);
+        fdsMax = Math.max(fdsMax, readFdCount(server.pid) ?? 0);
+        if (!server.running) throw new Error(`the server exited: ${server.log.last.join(' | ')}`);
+        if (settled && performance.now() >= untilMs) break;
+      }
+      probes.stopCountdownPings();
+      const cpuAfter = readCpuSeconds(server.pid);
+      const elapsedS = (performance.now() - startedAt) / 1000;
+      phases.push({
+        name,
+        tick: probes.intervals(),
+        latency: probes.latencies.summary(),
+        countdown: probes.countdownRtt.summary(),
+        countdownLost: probes.countdownLost,
+        ...(cpuBefore !== undefined && cpuAfter !== undefined
+          ? { cpuPercent: ((cpuAfter - cpuBefore) / elapsedS) * 100 }
+          : {}),
+        ...(readMemory(server.pid)?.rssKb !== undefined ? { rssKb: readMemory(server.pid)!.rssKb } : {}),
+        fdsMax,
+        clientsInTick: probes.lastTickSize,
+      });
+    };
+
+    await measure('baseline', Promise.resolve(), performance.now() + seconds * 1000);
+
+    const entry = fileURLToPath(new URL('./attack.js', import.meta.url));
+    const child = fork(entry, [], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+      execArgv: [],
+    });
+    attacker = child;
+    liveAttackers.add(child);
+    const attackDone = new Promise<AttackReport>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the attacker did not report in time')), seconds * 1000 + 30_000);
+      child.on('message', (message: AttackReport | { type: 'fatal'; message: string }) => {
+        clearTimeout(timer);
+        if (message.type === 'attack-report') resolve(message);
+        else reject(new Error(`attacker failed: ${message.message}`));
+      });
+      child.once('exit', () => {
+        clearTimeout(timer);
+        reject(new Error('the attacker exited without a report'));
+      });
+    });
+    attackDone.catch(() => undefined);
+    const attackStart: AttackStart = {
+      type: 'attack',
+      host: SERVER_HOST,
+      port: server.port,
+      seconds,
+      connectsPerSecond: options.connectsPerSecond,
+      floodPerSecond: options.floodPerSecond,
+      map: 'sp_a2_bench',
+    };
+    child.send(attackStart);
+    await measure('attack', attackDone, performance.now() + seconds * 1000);
+    attack = await attackDone;
+    await measure('after (3 s)', Promise.resolve(), performance.now() + 3000);
+    report = await generator.request({ type: 'report' }, 'report', 10_000);
+    probesClosed = probes.probesClosed;
+  } catch (caught) {
+    error = (caught as Error).message;
+    log(`resilience: ${error}`);
+  } finally {
+    if (attacker?.pid !== undefined && attacker.exitCode === null && attacker.signalCode === null) {
+      try {
+        process.kill(attacker.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+    if (attacker) liveAttackers.delete(attacker);
+    await closeSession(parts);
+  }
+
+  console.log('');
+  console.log(
+    table(
+      [
+        'phase',
+        'clients in tick',
+        'tick p50 ms',
+        'tick p99 ms',
+        'tick max ms',
+        'latency p99 ms',
+        'countdown RTT p50/p99 ms',
+        'server CPU %',
+        'server RSS MB',
+        'server fds max',
+      ],
+      phases.map((phase) => [
+        phase.name,
+        String(phase.clientsInTick),
+        fixed(phase.tick?.p50),
+        fixed(phase.tick?.p99),
+        fixed(phase.tick?.max),
+        fixed(phase.latency?.p99),
+        countdownCell(phase.countdown, phase.countdownLost),
+        fixed(phase.cpuPercent, 0),
+        fixed((phase.rssKb ?? NaN) / 1024, 0),
+        String(phase.fdsMax ?? '–'),
+      ]),
+    ),
+  );
+  console.log('');
+  if (attack !== undefined) {
+    const kinds = ['silent', 'garbage', 'oversized'] as const;
+    console.log(
+      `connection flood: ${attack.floodOpened} opened (${attack.floodConnectErrors} connect errors); closed by the server during the attack: ` +
+        kinds
+          .map(
+            (kind) =>
+              `${kind} ${attack!.floodClosedByServer[kind]} (median/max ${fixed(attack!.floodCloseMs[kind][0], 0)}/${fixed(attack!.floodCloseMs[kind][1], 0)} ms)`,
+          )
+          .join(', ') +
+        `; still open at the end: ${kinds.map((kind) => `${kind} ${attack!.floodStillOpen[kind]}`).join(', ')}`,
+    );
+    const fate = (c: { joined: boolean; closedAfterMs: number | undefined }) =>
+      !c.joined
+        ? 'could not join'
+        : c.closedAfterMs === undefined
+          ? 'still connected at the end'
+          : `disconnected by the server after ${fixed(c.closedAfterMs / 1000)} s`;
+    console.log(`client that stopped reading: ${fate(attack.slowReader)}`);
+    console.log(`chat flood: ${attack.chat.sent} messages sent; ${fate(attack.chat)}`);
+    console.log(`locator flood: ${attack.locator.sent} locators sent; ${fate(attack.locator)}`);
+    if (attack.errors.length > 0) console.log(`attacker errors: ${attack.errors.join('; ')}`);
+  }
+  const dropped = (report?.droppedTotal ?? 0) + probesClosed;
+  console.log(
+    `legitimate clients dropped: ${dropped}${report && report.dropReasons.length > 0 ? ` (${report.dropReasons.join(', ')})` : ''}`,
+  );
+  console.log(serverLogLine(parts.server));
+  if (error !== undefined) console.log(`error: ${error}`);
+  if (options.json !== undefined)
+    writeFileSync(
+      options.json,
+      JSON.stringify({ mode: 'resilience', options, phases, attack, report, error }, null, 2),
+    );
+  return error === undefined ? 0 : 1;
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -510,7 +1002,14 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
 
-  const largest = Math.max(...options.clients);
+  const largest =
+    (options.soakMinutes !== undefined || options.resilience) && !options.clientsGiven
+      ? options.soakMinutes !== undefined
+        ? 300
+        : 500
+      : options.soakMinutes !== undefined || options.resilience
+        ? options.clients[0]!
+        : Math.max(...options.clients);
   const limit = openFileLimit();
   // The generator holds a TCP and a UDP socket per client; the server a TCP socket per client.
   const descriptorsNeeded = 2 * largest + 64;
@@ -528,16 +1027,30 @@ async function main(args: string[]): Promise<number> {
   }
 
   // A hard ceiling for the whole run: every step's own waits are bounded, this catches the rest.
-  const budgetMs = options.clients.reduce(
-    (total, n) => total + 10_000 + 30_000 + 30_000 + n * 40 + (options.warmup + options.seconds) * 1000 + 40_000,
-    60_000,
-  );
+  const setupMs = (n: number) => 10_000 + 30_000 + 30_000 + n * 40 + options.warmup * 1000 + 40_000;
+  const budgetMs =
+    options.soakMinutes !== undefined
+      ? 60_000 + setupMs(largest) + options.soakMinutes * 60_000 + 30_000
+      : options.resilience
+        ? 60_000 + setupMs(largest) + 3 * options.attackSeconds * 1000 + 90_000
+        : options.clients.reduce((total, n) => total + setupMs(n) + options.seconds * 1000, 60_000);
   const watchdog = setTimeout(() => {
     console.error(`bench: still running after ${Math.round(budgetMs / 1000)} s; stopping everything`);
     killEverythingNow();
     process.exit(1);
   }, budgetMs);
   watchdog.unref();
+
+  if (options.soakMinutes !== undefined) {
+    const code = await runSoak(options, options.soakMinutes);
+    clearTimeout(watchdog);
+    return code;
+  }
+  if (options.resilience) {
+    const code = await runResilience(options);
+    clearTimeout(watchdog);
+    return code;
+  }
 
   log(
     `steps ${options.clients.join(', ')}; ${options.warmup} s warm-up + ${options.seconds} s measured each; ` +
