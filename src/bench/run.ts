@@ -274,6 +274,24 @@ function cpuModel(): string {
 // -------------------------------------------------------------------------------------------------
 // One step
 
+/** Asks the load generator to connect `count` light clients, and waits until they have. */
+function startLoad(generator: LoadGenChild, options: Options, port: number, count: number, timeoutMs: number) {
+  return generator.request(
+    {
+      type: 'start',
+      host: SERVER_HOST,
+      port,
+      count,
+      rate: options.rate,
+      connectConcurrency: options.connectConcurrency,
+      connectTimeoutMs: 15_000,
+      readUdp: options.readUdp,
+    },
+    'ready',
+    timeoutMs,
+  );
+}
+
 async function runStep(options: Options, clients: number): Promise<StepResult> {
   const result: StepResult = {
     clients,
@@ -333,20 +351,7 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     liveGenerators.add(generator);
     if (options.pin) pin(generator.pid, 1);
     const rampTimeoutMs = 30_000 + lightCount * 40;
-    const ready = await generator.request(
-      {
-        type: 'start',
-        host: SERVER_HOST,
-        port: server.port,
-        count: lightCount,
-        rate: options.rate,
-        connectConcurrency: options.connectConcurrency,
-        connectTimeoutMs: 15_000,
-        readUdp: options.readUdp,
-      },
-      'ready',
-      rampTimeoutMs,
-    );
+    const ready = await startLoad(generator, options, server.port, lightCount, rampTimeoutMs);
     result.rampTickInterval = probes.intervals('front');
     await withTimeout(
       probes.connect(options.probes - frontProbes, 'back'),
@@ -614,20 +619,7 @@ async function openSession(options: Options, clients: number, parts: Partial<Ses
   parts.generator = generator;
   liveGenerators.add(generator);
   const lightCount = clients - options.probes;
-  const ready = await generator.request(
-    {
-      type: 'start',
-      host: SERVER_HOST,
-      port: server.port,
-      count: lightCount,
-      rate: options.rate,
-      connectConcurrency: options.connectConcurrency,
-      connectTimeoutMs: 15_000,
-      readUdp: options.readUdp,
-    },
-    'ready',
-    30_000 + lightCount * 40,
-  );
+  const ready = await startLoad(generator, options, server.port, lightCount, 30_000 + lightCount * 40);
   await withTimeout(probes.connect(options.probes - frontProbes, 'back'), 30_000, 'probes did not connect within 30 s');
   log(`${ready.connected + probes.connected} of ${clients} connected (${ready.failed} failed)`);
   return {

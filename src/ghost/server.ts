@@ -20,7 +20,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { GhostClient, normaliseAddress } from './client.js';
 import { GhostTable } from './ghost-table.js';
 import { handlePacket, type HandlerContext } from './handlers.js';
-import { FrameDecoder, frame } from './protocol/framing.js';
+import { FrameDecoder, frame, LENGTH_PREFIX_SIZE } from './protocol/framing.js';
 import {
   decodeClientPacket,
   encodeConnectConfirm,
@@ -669,8 +669,7 @@ export class GhostServer implements HandlerContext {
   private sendFramed(client: GhostClient, framed: Buffer, isConfirm = false): void {
     if (client.leaving !== undefined) return;
     this.writes.write(client, framed);
-    // Frames start with their 4-byte length; the type is the byte after it.
-    this.stats.countPacketOut(outgoingName(framed.subarray(4), isConfirm), framed.length);
+    this.stats.countPacketOut(outgoingName(framed, LENGTH_PREFIX_SIZE, isConfirm), framed.length);
   }
 
   /** After a batch of writes went out: a client that left too much unsent is not reading. */

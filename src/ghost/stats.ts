@@ -71,7 +71,10 @@ function add(counts: Map<string, TrafficCount>, name: string, bytes: number): vo
   }
 }
 
-/** The packet type name of an outgoing payload (the confirm has no header byte). */
-export function outgoingName(payload: Uint8Array, isConfirm = false): string {
-  return isConfirm ? 'ConnectConfirm' : (HEADER_NAMES[payload[0] ?? -1] ?? 'Unknown');
+/**
+ * The packet type name of an outgoing packet whose header byte is at `headerAt` (4 in a TCP frame,
+ * after the length prefix). The confirm has no header byte.
+ */
+export function outgoingName(packet: Uint8Array, headerAt = 0, isConfirm = false): string {
+  return isConfirm ? 'ConnectConfirm' : (HEADER_NAMES[packet[headerAt] ?? -1] ?? 'Unknown');
 }
