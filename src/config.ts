@@ -15,6 +15,7 @@ const serverSection = z.strictObject({
   accept_players: z.boolean().default(true),
   accept_spectators: z.boolean().default(true),
   interest_management: z.boolean().default(false),
+  send_threads: int(0, 16).default(2),
 });
 
 const timingSection = z.strictObject({

@@ -31,6 +31,7 @@ import {
 } from './protocol/packets.js';
 import { outgoingName, ServerStats, type DropCode } from './stats.js';
 import { Ticker } from './ticker.js';
+import { FanoutBindError, UdpFanout } from './udp-fanout.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /** Decides whether a connect request may join; returns a refusal reason, or undefined to allow. */
@@ -110,6 +111,8 @@ export class GhostServer implements HandlerContext {
   private readonly ticker: Ticker;
   private tcp: TcpServer | undefined;
   private udp: UdpSocket | undefined;
+  /** Send threads for the bulk updates; undefined when `send_threads` is 0. */
+  private fanout: UdpFanout | undefined;
   private boundPort = 0;
   private nextId = 1;
   private state: State = 'idle';
@@ -146,10 +149,14 @@ export class GhostServer implements HandlerContext {
       await listenTcp(tcp, port, hostname);
       const tcpPort = (tcp.address() as { port: number }).port;
       try {
+        // The send threads bind first, so that incoming datagrams go to the main socket.
+        this.fanout = await this.startFanout(tcpPort, hostname);
         this.udp = await this.bindUdp(tcpPort, hostname);
       } catch (error) {
         await new Promise<void>((resolve) => tcp.close(() => resolve()));
-        const code = (error as NodeJS.ErrnoException).code;
+        await this.fanout?.close();
+        this.fanout = undefined;
+        const code = error instanceof FanoutBindError ? error.code : (error as NodeJS.ErrnoException).code;
         if (code === 'EADDRINUSE' && attempt < attempts) continue;
         this.state = 'stopped';
         throw new ServerStartError(`cannot bind UDP ${hostname}:${tcpPort}: ${describeSocketError(error)}`);
@@ -205,6 +212,7 @@ export class GhostServer implements HandlerContext {
     for (const socket of this.sockets) socket.destroy();
     await listenerClosed;
     await new Promise<void>((resolve) => (this.udp ? this.udp.close(() => resolve()) : resolve()));
+    await this.fanout?.close();
     this.state = 'stopped';
     this.log.info({ reason }, 'ghost server stopped');
     this.bus.emit('serverStopped', { reason });
@@ -493,6 +501,7 @@ export class GhostServer implements HandlerContext {
     for (const other of this.clients.values()) this.sendFramed(other, announcement);
     this.clients.set(id, client);
     this.table.add(id, request.ghost);
+    if (!client.tcpOnly) this.fanout?.setEndpoint(id, client.udpAddress, client.udpPort);
     const now = performance.now();
     client.announcedAt = now;
     client.nextHeartbeatAt = now + this.config.timing.heartbeat_interval_ms;
@@ -511,6 +520,7 @@ export class GhostServer implements HandlerContext {
     if (this.clients.get(client.id) !== client) return;
     this.clients.delete(client.id);
     this.table.remove(client.id);
+    if (!client.tcpOnly) this.fanout?.forget(client.id);
     const reason = detail ?? client.leaving ?? DROP_TEXT[code];
     client.leaving ??= reason;
     if (code === 'left' || code === 'kicked' || code === 'shutdown') {
@@ -575,8 +585,11 @@ export class GhostServer implements HandlerContext {
     }
     if (client.leaving !== undefined) return;
     // NAT may rewrite the source port, so the latest valid datagram says where to send.
-    client.udpAddress = source.address;
-    client.udpPort = source.port;
+    if (client.udpPort !== source.port || client.udpAddress !== source.address) {
+      client.udpAddress = source.address;
+      client.udpPort = source.port;
+      if (!client.tcpOnly) this.fanout?.setEndpoint(client.id, source.address, source.port);
+    }
     const decoded = decodeClientPacket(datagram);
     if (!decoded.ok) {
       // Not grounds to drop the client: anyone can forge a datagram from a shared address.
@@ -717,11 +730,14 @@ export class GhostServer implements HandlerContext {
   private sendBulk(receivers: Iterable<GhostClient>, build: (maxPacketSize: number) => Buffer[]): void {
     let datagrams: Buffer[] | undefined;
     let framed: Buffer | undefined;
+    const fanout = this.fanout?.available ? this.fanout : undefined;
+    const viaThreads: number[] = [];
     for (const client of receivers) {
       if (client.leaving !== undefined) continue;
       if (!client.tcpOnly) {
         datagrams ??= build(this.config.limits.max_datagram_bytes);
-        for (const datagram of datagrams) this.sendDatagram(client, datagram);
+        if (fanout !== undefined) viaThreads.push(client.id);
+        else for (const datagram of datagrams) this.sendDatagram(client, datagram);
       } else if (client.sendBacklog > BULK_BACKLOG_SKIP_BYTES) {
         this.stats.skippedBulkUpdates++;
       } else {
@@ -730,6 +746,24 @@ export class GhostServer implements HandlerContext {
         this.sendFramed(client, framed);
       }
     }
+    if (fanout === undefined || viaThreads.length === 0) return;
+    fanout.send(datagrams!, viaThreads);
+    this.stats.datagramsOut += viaThreads.length * datagrams!.length;
+    for (const datagram of datagrams!) this.stats.countPacketOut('Update', datagram.length, viaThreads.length);
+  }
+
+  private async startFanout(port: number, hostname: string): Promise<UdpFanout | undefined> {
+    const threads = this.config.server.send_threads;
+    if (threads === 0) return undefined;
+    return UdpFanout.start({
+      threads,
+      type: udpType(hostname),
+      hostname,
+      port,
+      sendBufferSize: this.config.limits.udp_send_buffer_bytes,
+      log: this.log,
+      onDatagram: (datagram, source) => this.onDatagram(datagram, source),
+    });
   }
 
   /**
@@ -773,7 +807,9 @@ export class GhostServer implements HandlerContext {
   private bindUdp(port: number, hostname: string): Promise<UdpSocket> {
     const limits = this.config.limits;
     const socket = createSocket({
-      type: isIP(hostname) === 6 || hostname === '::' ? 'udp6' : 'udp4',
+      type: udpType(hostname),
+      // The send threads share the port (see udp-fanout.ts).
+      reuseAddr: this.fanout !== undefined,
       // Every destination is an IP literal we took from a socket: skip the asynchronous
       // resolver hop that dgram would otherwise make for each send.
       lookup: (host, options, callback) => {
@@ -794,6 +830,10 @@ export class GhostServer implements HandlerContext {
       });
     });
   }
+}
+
+function udpType(hostname: string): 'udp4' | 'udp6' {
+  return isIP(hostname) === 6 || hostname === '::' ? 'udp6' : 'udp4';
 }
 
 /** The deadline after `previous`, or one interval from now if the schedule fell behind. */

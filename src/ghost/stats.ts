@@ -44,9 +44,10 @@ export class ServerStats {
     this.bytesIn += bytes;
   }
 
-  countPacketOut(name: string, bytes: number): void {
-    add(this.trafficOut, name, bytes);
-    this.bytesOut += bytes;
+  /** `packets` copies of one packet of `bytes` bytes (a bulk update sent to many clients). */
+  countPacketOut(name: string, bytes: number, packets = 1): void {
+    add(this.trafficOut, name, bytes * packets, packets);
+    this.bytesOut += bytes * packets;
   }
 
   countDroppedPacket(reason: string): void {
@@ -62,11 +63,11 @@ export class ServerStats {
   }
 }
 
-function add(counts: Map<string, TrafficCount>, name: string, bytes: number): void {
+function add(counts: Map<string, TrafficCount>, name: string, bytes: number, packets = 1): void {
   const count = counts.get(name);
-  if (count === undefined) counts.set(name, { packets: 1, bytes });
+  if (count === undefined) counts.set(name, { packets, bytes });
   else {
-    count.packets++;
+    count.packets += packets;
     count.bytes += bytes;
   }
 }
