@@ -63,6 +63,7 @@ describe('operations endpoint', () => {
     expect(metrics.text).toMatch(/ghosting_packets_out_total\{type="Update"\} [1-9]/);
     expect(metrics.text).toMatch(/ghosting_bytes_out_total\{type="ConnectConfirm"\} [1-9]/);
     expect(metrics.text).toMatch(/ghosting_tick_duration_seconds_count [1-9]/);
+    expect(metrics.text).toContain('ghosting_skipped_bulk_updates_total 0');
     expect(metrics.text).toContain('ghosting_discord_queue_depth 0');
   });
 

@@ -4,6 +4,9 @@ import { frame } from '../src/ghost/protocol/framing.js';
 import { decodeConnectConfirm, encodeClientPacket } from '../src/ghost/protocol/packets.js';
 import { closed, countPackets, join, rawConnection, sleep, startServer, until } from './helpers.js';
 
+const pose = (x: number) =>
+  encodeDataGhost({ position: { x, y: 0, z: 0 }, angles: { x: 0, y: 0, z: 0 }, viewOffset: 0, grounded: false });
+
 describe('heartbeats', () => {
   it('keeps a client that answers and drops one that misses two, telling the others once', async () => {
     const server = await startServer({ timing: { heartbeat_interval_ms: 100 } });
@@ -128,6 +131,35 @@ describe('hostile and broken clients', () => {
     await watcher.waitFor((p) => p.type === 'ping', 1000, mark);
     await sleep(100);
     expect(countPackets(watcher, 'bulk_update', mark)).toBeGreaterThan(2);
+  });
+
+  it('weathers a connection flood from many addresses while players play', async () => {
+    const server = await startServer({ timing: { handshake_timeout_ms: 300 } });
+    const watcher = await join(server, 'Watcher');
+    const mover = await join(server, 'Mover');
+    const moves = setInterval(() => mover.sendUpdate(pose(Math.random())), 10);
+    try {
+      const mark = watcher.mark();
+      // 90 connections, each from its own address so the per-IP cap does not apply: a third
+      // say nothing, a third send garbage, a third promise an oversized frame.
+      const flood = await Promise.all(
+        Array.from({ length: 90 }, (_, n) => rawConnection(server, `127.5.${Math.floor(n / 200)}.${(n % 200) + 1}`)),
+      );
+      flood.forEach((socket, n) => {
+        if (n % 3 === 1) socket.write(Buffer.from('the quick brown fox jumps over it'));
+        if (n % 3 === 2) socket.write(Buffer.from('7fffffff', 'hex'));
+      });
+      const lasted = await Promise.all(flood.map((socket) => closed(socket, 3000)));
+      const silentLasted = lasted.filter((_, n) => n % 3 === 0);
+      expect(Math.min(...silentLasted)).toBeGreaterThan(200);
+      expect(server.stats.refusedConnections.get('handshake_timeout')).toBe(30);
+      expect(server.stats.refusedConnections.get('oversized_frame')).toBe(60);
+      // The players never noticed: still connected, and their ticks kept coming (20 ms tick).
+      expect(server.listClients().map((client) => client.name)).toEqual(['Watcher', 'Mover']);
+      expect(countPackets(watcher, 'bulk_update', mark)).toBeGreaterThan(10);
+    } finally {
+      clearInterval(moves);
+    }
   });
 
   it('survives UDP junk: empty, short, oversized and wrong-type datagrams', async () => {

@@ -7,6 +7,14 @@
 
 export const SERVER_HOST = '127.0.0.1';
 
+/** The probes' map; with `--maps k`, load client i plays map i mod k, and map 0 is this one. */
+export const PROBE_MAP = 'sp_a2_bench';
+
+export function benchMap(index: number, maps: number): string {
+  const map = maps > 1 ? index % maps : 0;
+  return map === 0 ? PROBE_MAP : `${PROBE_MAP}_${map}`;
+}
+
 export function probeAddress(index: number): string {
   if (index < 0 || index >= 200) throw new RangeError(`probe index ${index} out of range (0..199)`);
   return `127.0.0.${10 + index}`;

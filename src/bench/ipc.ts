@@ -13,6 +13,8 @@ export interface LoadStartMessage {
   connectTimeoutMs: number;
   /** Read (and discard) the bulk updates sent to lightweight clients instead of leaving them unread. */
   readUdp: boolean;
+  /** Spread the clients over this many maps (see `benchMap`). */
+  maps: number;
 }
 
 export type ToLoadGen =

@@ -26,6 +26,7 @@ export interface LightClientOptions {
   index: number;
   readUdp: boolean;
   connectTimeoutMs: number;
+  map: string;
 }
 
 export interface LightClientEvents {
@@ -133,7 +134,7 @@ export class LightClient {
           name: options.name,
           ghost: this.ghost(0),
           model: 'models/props/food_can/food_can_open.mdl',
-          map: 'sp_a2_bench',
+          map: options.map,
           tcpOnly: false,
           color: { r: 255, g: 128, b: 0 },
           spectator: false,

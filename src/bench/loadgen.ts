@@ -10,7 +10,7 @@
  *
  * Driven over IPC by run.ts (see ipc.ts). It exits when told to, or when the parent goes away.
  */
-import { loadAddress } from './addresses.js';
+import { benchMap, loadAddress } from './addresses.js';
 import type { FromLoadGen, LoadReport, LoadStartMessage, ToLoadGen } from './ipc.js';
 import { LightClient, type LightClientEvents } from './light-client.js';
 import { CpuMeter, LagMonitor, Samples } from './stats.js';
@@ -84,6 +84,7 @@ class LoadGenerator {
         index,
         readUdp: this.config.readUdp,
         connectTimeoutMs: this.config.connectTimeoutMs,
+        map: benchMap(index, this.config.maps),
       },
       this.events,
     );

@@ -13,7 +13,7 @@
  *   send that tick to everybody;
  * - disconnect broadcasts (clients the server removed) and the probes' own connections closing.
  */
-import { probeAddress } from './addresses.js';
+import { PROBE_MAP, probeAddress } from './addresses.js';
 import { Samples, summarize, type Summary } from './stats.js';
 import { SimClient } from '../sim/client.js';
 import type { BulkEntry, ServerPacket } from '../ghost/protocol/packets.js';
@@ -63,6 +63,9 @@ export class ProbeSet {
   private updatesSent = 0;
   private stopped = false;
   private windowStart = 0;
+  /** Ghost entries in the complete ticks the probes received since the last mark, and those ticks. */
+  private windowTickEntries = 0;
+  private windowTicks = 0;
   /** Intervals above this are kept with their time, to look for a pattern (see `slowTicks`). */
   private readonly slowTicks: Array<{ atMs: number; intervalMs: number; probe: number }> = [];
 
@@ -81,7 +84,7 @@ export class ProbeSet {
         name: `probe-${index}`,
         localAddress: probeAddress(index),
         keepHistory: false,
-        map: 'sp_a2_bench',
+        map: PROBE_MAP,
         connectTimeoutMs: 15_000,
       });
       try {
@@ -140,6 +143,8 @@ export class ProbeSet {
         this.slowTicks.push({ atMs: at - this.windowStart, intervalMs: interval, probe: state.index });
       }
       state.lastTickSize = state.tickIds.size;
+      this.windowTickEntries += state.tickIds.size;
+      this.windowTicks++;
       state.tickIds.clear();
     }
     if (state.tickIds.size === 0) {
@@ -221,6 +226,8 @@ export class ProbeSet {
   /** Starts a measurement window: clears samples and counters. */
   mark(): void {
     this.windowStart = performance.now();
+    this.windowTickEntries = 0;
+    this.windowTicks = 0;
     for (const state of this.probes) {
       state.intervals.reset();
       state.tickLog.clear();
@@ -241,6 +248,11 @@ export class ProbeSet {
   }
 
   /** Clients in the last complete tick, as the first live probe saw it (the server's client count). */
+  /** The mean number of ghosts in a tick the probes received, since the last mark. */
+  get entriesPerTick(): number | undefined {
+    return this.windowTicks === 0 ? undefined : this.windowTickEntries / this.windowTicks;
+  }
+
   get lastTickSize(): number {
     return this.probes.find((state) => !state.client.closed)?.lastTickSize ?? 0;
   }

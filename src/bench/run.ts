@@ -45,6 +45,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --target-p99-ms <ms>      tick interval p99 that counts as holding (default: 60)
   --connect-concurrency <n> connections the generator opens at once (default: 32)
   --read-udp                lightweight clients read (and discard) their bulk updates
+  --maps <k>                spread the clients over k maps (load client i on map i mod k, the
+                            probes on map 0); with server.interest_management=true each client
+                            then gets about N/k ghosts per tick (default: 1)
   --pin                     pin the server to CPU 0 and generator + probes to CPU 1 (taskset)
   --stop-after-fail         skip the remaining steps after the first one that does not hold
   --json <file>             also write the results as JSON
@@ -77,6 +80,7 @@ interface Options {
   targetP99Ms: number;
   connectConcurrency: number;
   readUdp: boolean;
+  maps: number;
   pin: boolean;
   stopAfterFail: boolean;
   json: string | undefined;
@@ -95,6 +99,8 @@ interface StepResult {
   error?: string;
   connected: number;
   serverSawClients: number;
+  /** Mean ghosts per tick at the probes: N, or about N / maps with interest management. */
+  entriesPerTick: number | undefined;
   connectFailures: number;
   connectFailureSamples: string[];
   rampSeconds: number;
@@ -162,6 +168,7 @@ function readOptions(args: string[]): Options | undefined {
         'target-p99-ms': { type: 'string' },
         'connect-concurrency': { type: 'string' },
         'read-udp': { type: 'boolean' },
+        maps: { type: 'string' },
         pin: { type: 'boolean' },
         'stop-after-fail': { type: 'boolean' },
         json: { type: 'string' },
@@ -204,6 +211,7 @@ function readOptions(args: string[]): Options | undefined {
     targetP99Ms: positiveInt('target-p99-ms', values['target-p99-ms'], 60),
     connectConcurrency: positiveInt('connect-concurrency', values['connect-concurrency'], 32),
     readUdp: values['read-udp'] ?? false,
+    maps: positiveInt('maps', values.maps, 1),
     pin: values.pin ?? false,
     stopAfterFail: values['stop-after-fail'] ?? false,
     json: values.json,
@@ -286,6 +294,7 @@ function startLoad(generator: LoadGenChild, options: Options, port: number, coun
       connectConcurrency: options.connectConcurrency,
       connectTimeoutMs: 15_000,
       readUdp: options.readUdp,
+      maps: options.maps,
     },
     'ready',
     timeoutMs,
@@ -297,6 +306,7 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     clients,
     connected: 0,
     serverSawClients: 0,
+    entriesPerTick: undefined,
     connectFailures: 0,
     connectFailureSamples: [],
     rampSeconds: 0,
@@ -416,6 +426,7 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     result.windowSeconds = windowMs / 1000;
     result.connected = report.activeClients + probes.connected;
     result.serverSawClients = probes.lastTickSize;
+    result.entriesPerTick = probes.entriesPerTick;
     result.updatesSent = report.updatesSent + probeUpdatesSent;
     result.updateSendErrors = report.sendErrors;
     result.updatesDroppedAtServer = dropsBetween(udpBefore.slice(0, 1), udpAfter.slice(0, 1));
@@ -516,6 +527,7 @@ function resultsTable(results: StepResult[]): string {
     'tick max ms',
     'latency p50 ms',
     'latency p99 ms',
+    'entries/tick',
     'updates lost',
     'server CPU %',
     'server RSS MB',
@@ -532,6 +544,7 @@ function resultsTable(results: StepResult[]): string {
     fixed(r.tickInterval?.max),
     fixed(r.latency?.p50),
     fixed(r.latency?.p99),
+    fixed(r.entriesPerTick, 0),
     r.updatesSent > 0 ? `${fixed(((r.updatesDroppedAtServer + r.updateSendErrors) / r.updatesSent) * 100, 2)} %` : '–',
     fixed(r.serverCpuPercent, 0),
     fixed(r.serverRssMb, 0),

@@ -708,6 +708,7 @@ export class GhostServer implements HandlerContext {
   private sendBulkUpdates(): void {
     this.stats.ticks++;
     if (this.clients.size === 0) return;
+    if (this.fanout?.available) this.fanout.beginTick();
     if (!this.config.server.interest_management) {
       this.sendBulk(this.clients.values(), (maxSize) => this.table.buildBulkPackets(maxSize));
       return;
@@ -747,9 +748,11 @@ export class GhostServer implements HandlerContext {
       }
     }
     if (fanout === undefined || viaThreads.length === 0) return;
-    fanout.send(datagrams!, viaThreads);
-    this.stats.datagramsOut += viaThreads.length * datagrams!.length;
-    for (const datagram of datagrams!) this.stats.countPacketOut('Update', datagram.length, viaThreads.length);
+    const skipped = fanout.send(datagrams!, viaThreads);
+    const sent = viaThreads.length - skipped;
+    this.stats.skippedBulkUpdates += skipped;
+    this.stats.datagramsOut += sent * datagrams!.length;
+    for (const datagram of datagrams!) this.stats.countPacketOut('Update', datagram.length, sent);
   }
 
   private async startFanout(port: number, hostname: string): Promise<UdpFanout | undefined> {

@@ -32,7 +32,10 @@ export class ServerStats {
   bytesOut = 0;
   datagramsOut = 0;
   ticks = 0;
-  /** Bulk updates not sent to a TCP-only client whose connection was already backed up. */
+  /**
+   * Bulk updates a client did not get because the way to it was still busy with the last one: a
+   * TCP-only client whose connection was backed up, or a send thread still on the previous tick.
+   */
   skippedBulkUpdates = 0;
   /** Called with each tick's duration in milliseconds (the metrics endpoint keeps a histogram). */
   onTick: ((durationMs: number) => void) | undefined;

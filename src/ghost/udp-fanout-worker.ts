@@ -6,10 +6,11 @@
  */
 import { createSocket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { FanoutReport, FanoutRequest, FanoutWorkerData } from './udp-fanout.js';
+import type { FanoutReport, FanoutRequest, FanoutThreadData } from './udp-fanout.js';
 
 const port = parentPort!;
-const options = workerData as FanoutWorkerData;
+const options = workerData as FanoutThreadData;
+const finished = new Int32Array(options.finished);
 const endpoints = new Map<number, { address: string; port: number }>();
 /** Send errors since the last report: reported at most once a second so a bad network cannot flood the main thread. */
 let unreportedErrors = 0;
@@ -48,6 +49,8 @@ port.on('message', (request: FanoutRequest) => {
         if (endpoint === undefined) continue;
         for (const datagram of request.datagrams) socket.send(datagram, endpoint.port, endpoint.address);
       }
+      // The main thread reads this to tell whether this thread keeps up with the tick.
+      Atomics.add(finished, options.index, 1);
       break;
   }
 });

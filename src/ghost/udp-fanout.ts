@@ -24,6 +24,13 @@ export interface FanoutWorkerData {
   sendBufferSize: number;
 }
 
+/** What each thread is told at start: the socket to open, and its slot in the shared counters. */
+interface ThreadData extends FanoutWorkerData {
+  index: number;
+  /** Int32 per thread: send requests it has finished (see `beginTick`). */
+  finished: SharedArrayBuffer;
+}
+
 /** Main thread → send thread. */
 export type FanoutRequest =
   | { kind: 'endpoint'; id: number; address: string; port: number }
@@ -36,6 +43,8 @@ export type FanoutReport =
   | { kind: 'bind_failed'; code: string | undefined; message: string }
   | { kind: 'datagram'; bytes: ArrayBuffer; address: string; port: number; family: string }
   | { kind: 'send_errors'; count: number; message: string };
+
+export type { ThreadData as FanoutThreadData };
 
 export interface UdpFanoutOptions extends FanoutWorkerData {
   threads: number;
@@ -58,17 +67,25 @@ export class FanoutBindError extends Error {
 export class UdpFanout {
   private working = true;
   private forwardedLogged = false;
+  /** Send requests posted to each thread, and how many each had finished when this tick began. */
+  private readonly posted: number[];
+  private readonly behind: boolean[];
 
   private constructor(
     private readonly workers: Worker[],
+    private readonly finished: Int32Array,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.posted = workers.map(() => 0);
+    this.behind = workers.map(() => false);
+  }
 
   /** Starts the threads and resolves once each has bound its socket; rejects (and stops them all) if one cannot. */
   static async start(options: UdpFanoutOptions): Promise<UdpFanout> {
-    const { threads, log, onDatagram, ...workerData } = options;
-    const workers = Array.from({ length: threads }, () => spawnWorker(workerData));
-    const fanout = new UdpFanout(workers, log);
+    const { threads, log, onDatagram, ...socketData } = options;
+    const finished = new SharedArrayBuffer(4 * threads);
+    const workers = Array.from({ length: threads }, (_, index) => spawnWorker({ ...socketData, index, finished }));
+    const fanout = new UdpFanout(workers, new Int32Array(finished), log);
     try {
       await Promise.all(workers.map((worker, index) => fanout.watch(worker, index, onDatagram)));
     } catch (error) {
@@ -91,17 +108,38 @@ export class UdpFanout {
     this.workerFor(id).postMessage({ kind: 'forget', id } satisfies FanoutRequest);
   }
 
-  /** Sends every datagram to every listed client, each from the thread that serves it. */
-  send(datagrams: readonly Buffer[], ids: readonly number[]): void {
+  /**
+   * Call once per tick before `send`. A thread that has not finished the previous tick's sends
+   * sits this tick out: its clients get the next one instead of a queue of stale positions, as
+   * a main thread that cannot keep up would stretch the tick rather than fall behind.
+   */
+  beginTick(): void {
+    for (let index = 0; index < this.workers.length; index++) {
+      this.behind[index] = Atomics.load(this.finished, index) < this.posted[index]!;
+    }
+  }
+
+  /**
+   * Sends every datagram to every listed client, each from the thread that serves it. Returns
+   * how many of those clients were skipped because their thread is behind.
+   */
+  send(datagrams: readonly Buffer[], ids: readonly number[]): number {
     const count = this.workers.length;
     const shares: number[][] = Array.from({ length: count }, () => []);
     for (const id of ids) shares[id % count]!.push(id);
+    let skipped = 0;
     for (let index = 0; index < count; index++) {
       const share = shares[index]!;
       if (share.length === 0) continue;
+      if (this.behind[index]) {
+        skipped += share.length;
+        continue;
+      }
       const request: FanoutRequest = { kind: 'send', datagrams: [...datagrams], ids: Uint32Array.from(share) };
       this.workers[index]!.postMessage(request);
+      this.posted[index]!++;
     }
+    return skipped;
   }
 
   async close(): Promise<void> {
@@ -168,7 +206,7 @@ export class UdpFanout {
  * Compiled, the thread is `udp-fanout-worker.js` beside this file. Run from the TypeScript
  * sources (the tests), it is loaded through tsx, which Node 20 cannot apply to a worker by flag.
  */
-function spawnWorker(workerData: FanoutWorkerData): Worker {
+function spawnWorker(workerData: ThreadData): Worker {
   if (!import.meta.url.endsWith('.ts')) {
     return new Worker(new URL('./udp-fanout-worker.js', import.meta.url), { workerData });
   }

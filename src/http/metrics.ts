@@ -64,10 +64,19 @@ export function createMetrics(app: OperationsTarget): Registry {
   fromMap('ghosting_dropped_clients_total', 'Clients removed, by reason', 'reason', stats.droppedClients);
   fromMap('ghosting_dropped_packets_total', 'Packets dropped, by reason', 'reason', stats.droppedPackets);
   fromMap('ghosting_refused_connections_total', 'Connections refused, by reason', 'reason', stats.refusedConnections);
+  new Counter({
+    name: 'ghosting_skipped_bulk_updates_total',
+    help: 'Bulk updates a client missed because the way to it (a backed-up TCP connection, or a send thread) was still busy with the last one',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats.skippedBulkUpdates);
+    },
+  });
 
   const ticks = new Histogram({
     name: 'ghosting_tick_duration_seconds',
-    help: 'Time spent sending one tick (bulk updates, heartbeats, keep-alives)',
+    help: 'Main-thread time for one tick: building the bulk updates and sending them or handing them to the send threads, heartbeats, keep-alives',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
     registers: [registry],
   });
