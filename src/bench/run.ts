@@ -512,6 +512,24 @@ function kbPerClient(rssMb: number | undefined, idleRssKb: number | undefined, c
   return (rssMb * 1024 - idleRssKb) / clients;
 }
 
+/**
+ * Memory per additional client between the smallest and the largest step that both ran: each
+ * step is a fresh server, so the fixed cost of any load (heap growth, compiled code, send
+ * threads) cancels out, which (RSS − idle RSS) / N does not do.
+ */
+function marginalKbPerClient(results: StepResult[]): string | undefined {
+  const measured = results.filter((r) => r.serverRssMb !== undefined && r.connected > 0);
+  if (measured.length < 2) return undefined;
+  const first = measured[0]!;
+  const last = measured.at(-1)!;
+  if (last.connected <= first.connected) return undefined;
+  const kb = ((last.serverRssMb! - first.serverRssMb!) * 1024) / (last.connected - first.connected);
+  return (
+    `Server memory per additional client from ${first.connected} to ${last.connected} clients: ` +
+    `${fixed(kb, 1)} KB ((${fixed(last.serverRssMb, 0)} − ${fixed(first.serverRssMb, 0)}) MB RSS / ${last.connected - first.connected})`
+  );
+}
+
 function countdownCell(rtt: Summary | undefined, lost: number): string {
   if (rtt === undefined) return '–';
   return `${fixed(rtt.p50, 2)}/${fixed(rtt.p99, 2)}${lost > 0 ? ` (${lost} lost)` : ''}`;
@@ -1104,6 +1122,8 @@ async function main(args: string[]): Promise<number> {
     `Largest N that held the target (tick interval p99 ≤ ${options.targetP99Ms} ms, no client dropped): ` +
       (best === undefined ? 'none of the steps' : String(best)),
   );
+  const marginal = marginalKbPerClient(results);
+  if (marginal !== undefined) console.log(marginal);
   if (options.json !== undefined) {
     writeFileSync(
       options.json,
