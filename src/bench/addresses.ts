@@ -6,6 +6,8 @@
  */
 
 export const SERVER_HOST = '127.0.0.1';
+/** The countdown pinger's address (pinger.ts). */
+export const PINGER_ADDRESS = '127.0.0.9';
 
 /** The probes' map; with `--maps k`, load client i plays map i mod k, and map 0 is this one. */
 export const PROBE_MAP = 'sp_a2_bench';

@@ -1,4 +1,4 @@
-/** Messages between the benchmark orchestrator (run.ts) and its load-generator child (loadgen.ts). */
+/** Messages between the benchmark orchestrator (run.ts) and its children: loadgen.ts and pinger.ts. */
 import type { Summary } from './stats.js';
 
 export interface LoadStartMessage {
@@ -70,4 +70,35 @@ export type FromLoadGen =
   | { type: 'marked' }
   | LoadReport
   | { type: 'quiesced' }
+  | { type: 'fatal'; message: string };
+
+/** To the countdown pinger (pinger.ts). */
+export type ToPinger =
+  | {
+      type: 'start';
+      host: string;
+      port: number;
+      localAddress: string;
+      /** Mean time between confirms; each interval is drawn from 0.75–1.25 of it. */
+      intervalMs: number;
+    }
+  /** Start a new measurement window (samples reset). */
+  | { type: 'mark' }
+  /** Report on the window since the last mark. */
+  | { type: 'report' }
+  | { type: 'exit' };
+
+export type FromPinger =
+  | { type: 'ready'; id: number }
+  | { type: 'marked' }
+  | {
+      type: 'report';
+      /** COUNTDOWN confirm → countdown_go, in ms. */
+      rtt: Summary | undefined;
+      /** Confirms still unanswered when the next one was due. */
+      lost: number;
+      eventLoopLag: Summary | undefined;
+      /** False if the server closed the pinger's connection. */
+      connected: boolean;
+    }
   | { type: 'fatal'; message: string };

@@ -38,10 +38,10 @@ export interface LightClientEvents {
 }
 
 const UPDATE_SIZE = 1 + 4 + DATA_GHOST_SIZE;
-const UNREAD_RECEIVE_BUFFER = 4096;
+export const UNREAD_RECEIVE_BUFFER = 4096;
 
 /** Stops Node from reading a dgram socket (no public API for it); false if not possible. */
-function stopReading(socket: UdpSocket): boolean {
+export function stopReading(socket: UdpSocket): boolean {
   const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
   if (symbol === undefined) return false;
   const state = (socket as unknown as Record<symbol, { handle?: { recvStop?: () => number } } | undefined>)[symbol];

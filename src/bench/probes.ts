@@ -52,11 +52,6 @@ export class ProbeSet {
   private readonly byId = new Map<number, ProbeState>();
   private readonly sendTimers = new Map<ProbeState, NodeJS.Timeout>();
   readonly latencies = new Samples();
-  /** COUNTDOWN confirm (step 1) → countdown_go round trips, ms (see `startCountdownPings`). */
-  readonly countdownRtt = new Samples();
-  private countdownTimer: NodeJS.Timeout | undefined;
-  private countdownPending: { state: ProbeState; sentAt: number } | undefined;
-  private countdownUnanswered = 0;
   /** Clients the server announced as gone (DISCONNECT broadcasts, counted once per id). */
   private readonly departed = new Set<number>();
   private probesClosedTotal = 0;
@@ -120,14 +115,6 @@ export class ProbeSet {
   }
 
   private onPacket(state: ProbeState, packet: ServerPacket, at: number): void {
-    if (packet.type === 'countdown_go') {
-      const pending = this.countdownPending;
-      if (pending !== undefined && pending.state === state) {
-        this.countdownRtt.add(at - pending.sentAt);
-        this.countdownPending = undefined;
-      }
-      return;
-    }
     if (packet.type === 'disconnect') {
       this.departed.add(packet.id);
       return;
@@ -189,40 +176,6 @@ export class ProbeSet {
     schedule();
   }
 
-  /**
-   * Sends a COUNTDOWN confirm (`u8 8, u32 id, u8 1`) every `intervalMs`, from the probes in turn,
-   * one outstanding at a time, and times the server's `countdown_go` answer (SAR times this round
-   * trip to line up everyone's start). A confirm not answered by the next send counts as
-   * unanswered. Runs until `stopCountdownPings` or `quiesce`.
-   */
-  startCountdownPings(intervalMs: number): void {
-    this.stopCountdownPings();
-    let turn = 0;
-    const sendOne = () => {
-      if (this.stopped) return;
-      if (this.countdownPending !== undefined) this.countdownUnanswered++;
-      this.countdownPending = undefined;
-      const live = this.probes.filter((state) => !state.client.closed);
-      const state = live[turn++ % Math.max(1, live.length)];
-      if (state !== undefined) {
-        this.countdownPending = { state, sentAt: performance.now() };
-        state.client.sendTcp({ type: 'countdown_confirm', id: state.client.id, step: 1 });
-      }
-      this.countdownTimer = setTimeout(sendOne, intervalMs * (0.75 + Math.random() / 2));
-    };
-    this.countdownTimer = setTimeout(sendOne, intervalMs * Math.random());
-  }
-
-  stopCountdownPings(): void {
-    clearTimeout(this.countdownTimer);
-    this.countdownTimer = undefined;
-  }
-
-  /** Countdown confirms sent since the last mark that got no answer before the next one. */
-  get countdownLost(): number {
-    return this.countdownUnanswered;
-  }
-
   /** Starts a measurement window: clears samples and counters. */
   mark(): void {
     this.windowStart = performance.now();
@@ -233,8 +186,6 @@ export class ProbeSet {
       state.tickLog.clear();
     }
     this.latencies.reset();
-    this.countdownRtt.reset();
-    this.countdownUnanswered = 0;
     this.updatesSent = 0;
     this.slowTicks.length = 0;
   }
@@ -315,7 +266,6 @@ export class ProbeSet {
   /** Stops sending and counting closes (the server is about to be stopped). */
   quiesce(): void {
     this.stopped = true;
-    this.stopCountdownPings();
     for (const timer of this.sendTimers.values()) clearTimeout(timer);
   }
 

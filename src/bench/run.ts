@@ -14,10 +14,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SERVER_HOST } from './addresses.js';
+import { PINGER_ADDRESS, SERVER_HOST } from './addresses.js';
 import type { AttackReport, AttackStart } from './attack.js';
 import type { LoadReport } from './ipc.js';
-import { LoadGenChild } from './loadgen-child.js';
+import { startLoadGenerator, startPinger, type LoadGenChild, type PingerChild } from './child.js';
 import { ProbeSet } from './probes.js';
 import {
   readCpuSeconds,
@@ -65,8 +65,9 @@ const USAGE = `Usage: npm run bench -- [options]
   -h, --help                show this help
 
 Every mode also measures the COUNTDOWN confirm → countdown_go round trip (about 200 samples per
-window, from the probes) and the server's memory per client: (RSS with N clients − RSS of the
-idle server just after it started) / N.`;
+window, from a separate pinger process that joins as one of the N clients and reads nothing
+else) and the server's memory per client: (RSS with N clients − RSS of the idle server just
+after it started) / N.`;
 
 interface Options {
   clients: number[];
@@ -133,6 +134,8 @@ interface StepResult {
   idleRssKb?: number;
   countdownRtt?: Summary;
   countdownLost: number;
+  /** The countdown pinger's own event-loop lag: an upper bound on how much of the round trip is its own. */
+  pingerLag?: Summary;
   held: boolean;
 }
 
@@ -191,7 +194,10 @@ function readOptions(args: string[]): Options | undefined {
   const probes = positiveInt('probes', values.probes, 4, 2);
   if (probes > 100) throw new UsageError('--probes: at most 100');
   for (const n of clients)
-    if (n < probes) throw new UsageError(`--clients: each step needs at least ${probes} clients (the probes)`);
+    if (n < probes + 1)
+      throw new UsageError(
+        `--clients: each step needs at least ${probes + 1} clients (the probes and the countdown pinger)`,
+      );
   return {
     clients,
     seconds: positiveInt('seconds', values.seconds, 10),
@@ -230,12 +236,14 @@ function readOptions(args: string[]): Options | undefined {
 
 const liveServers = new Set<ServerProcess>();
 const liveGenerators = new Set<LoadGenChild>();
+const livePingers = new Set<PingerChild>();
 const liveProbes = new Set<ProbeSet>();
 const liveAttackers = new Set<ChildProcess>();
 
 function killEverythingNow(): void {
   for (const probes of liveProbes) probes.close();
   for (const generator of liveGenerators) generator.killNow();
+  for (const pinger of livePingers) pinger.killNow();
   for (const server of liveServers) server.killNow();
   for (const attacker of liveAttackers) {
     if (attacker.pid === undefined || attacker.exitCode !== null || attacker.signalCode !== null) continue;
@@ -301,6 +309,24 @@ function startLoad(generator: LoadGenChild, options: Options, port: number, coun
   );
 }
 
+/** Starts the countdown pinger (pinger.ts), which joins as one more client, after all the others. */
+async function startCountdownPinger(port: number, intervalMs: number): Promise<PingerChild> {
+  const pinger = startPinger();
+  livePingers.add(pinger);
+  await pinger.request(
+    { type: 'start', host: SERVER_HOST, port, localAddress: PINGER_ADDRESS, intervalMs },
+    'ready',
+    30_000,
+  );
+  return pinger;
+}
+
+async function stopCountdownPinger(pinger: PingerChild | undefined): Promise<void> {
+  if (pinger === undefined) return;
+  await pinger.stop();
+  livePingers.delete(pinger);
+}
+
 async function runStep(options: Options, clients: number): Promise<StepResult> {
   const result: StepResult = {
     clients,
@@ -324,10 +350,12 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     countdownLost: 0,
     held: false,
   };
-  const lightCount = clients - options.probes;
+  // The probes and the countdown pinger are part of the count.
+  const lightCount = clients - options.probes - 1;
   let server: ServerProcess | undefined;
   let probes: ProbeSet | undefined;
   let generator: LoadGenChild | undefined;
+  let pinger: PingerChild | undefined;
   const lag = new LagMonitor(10);
   try {
     server = await ServerProcess.start({
@@ -346,7 +374,7 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
       pin(process.pid, 1);
     }
     log(
-      `${clients} clients: server pid ${server.pid} on ${SERVER_HOST}:${server.port}; connecting ${options.probes} probes and ${lightCount} load clients`,
+      `${clients} clients: server pid ${server.pid} on ${SERVER_HOST}:${server.port}; connecting ${options.probes} probes, ${lightCount} load clients and the countdown pinger`,
     );
 
     const rampStart = performance.now();
@@ -357,7 +385,7 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     await withTimeout(probes.connect(frontProbes, 'front'), 30_000, 'probes did not connect within 30 s');
     probes.mark();
 
-    generator = LoadGenChild.start();
+    generator = startLoadGenerator();
     liveGenerators.add(generator);
     if (options.pin) pin(generator.pid, 1);
     const rampTimeoutMs = 30_000 + lightCount * 40;
@@ -368,6 +396,7 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
       30_000,
       'probes did not connect within 30 s',
     );
+    pinger = await startCountdownPinger(server.port, (options.seconds * 1000) / COUNTDOWN_SAMPLES);
     result.rampSeconds = (performance.now() - rampStart) / 1000;
     const rampCpuEnd = readCpuSeconds(server.pid);
     if (rampCpuStart !== undefined && rampCpuEnd !== undefined) {
@@ -376,7 +405,7 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     result.connectFailures = ready.failed;
     result.connectFailureSamples = ready.failures;
     log(
-      `${clients} clients: ${ready.connected + probes.connected} connected in ${result.rampSeconds.toFixed(1)} s (${ready.failed} failed; bulk updates to load clients ${ready.udpReadMode})`,
+      `${clients} clients: ${ready.connected + probes.connected + 1} connected in ${result.rampSeconds.toFixed(1)} s (${ready.failed} failed; bulk updates to load clients ${ready.udpReadMode})`,
     );
 
     await sleep(options.warmup * 1000);
@@ -388,8 +417,8 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     const probeEndpoints = probes.udpEndpoints;
     const udpBefore = readUdpSockets([serverEndpoint, ...probeEndpoints]);
     await generator.request({ type: 'mark' }, 'marked', 10_000);
+    await pinger.request({ type: 'mark' }, 'marked', 10_000);
     probes.mark();
-    probes.startCountdownPings((options.seconds * 1000) / COUNTDOWN_SAMPLES);
     lag.start();
     const cpuBefore = readCpuSeconds(server.pid);
     const windowStart = performance.now();
@@ -406,9 +435,10 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     }
     const cpuAfter = readCpuSeconds(server.pid);
     const windowMs = performance.now() - windowStart;
-    probes.stopCountdownPings();
-    result.countdownRtt = probes.countdownRtt.summary();
-    result.countdownLost = probes.countdownLost;
+    const ping = await pinger.request({ type: 'report' }, 'report', 10_000);
+    result.countdownRtt = ping.rtt;
+    result.countdownLost = ping.lost;
+    result.pingerLag = ping.eventLoopLag;
     lag.stop();
     result.tickInterval = probes.intervals();
     result.tickIntervalFront = probes.intervals('front');
@@ -424,7 +454,7 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     const { type: _type, ...generatorReport } = report;
     result.generator = generatorReport;
     result.windowSeconds = windowMs / 1000;
-    result.connected = report.activeClients + probes.connected;
+    result.connected = report.activeClients + probes.connected + (ping.connected ? 1 : 0);
     result.serverSawClients = probes.lastTickSize;
     result.entriesPerTick = probes.entriesPerTick;
     result.updatesSent = report.updatesSent + probeUpdatesSent;
@@ -437,7 +467,7 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
     result.serverRssMb = memory ? memory.rssKb / 1024 : undefined;
     result.serverPeakRssMb = Math.max(peakRssKb, memory?.peakRssKb ?? 0) / 1024;
     result.probeUdpDrops = dropsBetween(udpBefore.slice(1), udpAfter.slice(1));
-    result.dropped = report.droppedTotal + probes.probesClosed;
+    result.dropped = report.droppedTotal + probes.probesClosed + (ping.connected ? 0 : 1);
     result.dropReasons = report.dropReasons;
     result.serverDisconnectBroadcasts = probes.departedTotal;
   } catch (error) {
@@ -465,6 +495,7 @@ async function runStep(options: Options, clients: number): Promise<StepResult> {
       await generator.stop();
       liveGenerators.delete(generator);
     }
+    await stopCountdownPinger(pinger);
   }
   result.held =
     result.error === undefined &&
@@ -588,6 +619,7 @@ function healthTable(results: StepResult[]): string {
     'server CPU % in ramp',
     'tick p99/max in ramp ms',
     'countdown RTT p50/p99 ms',
+    'pinger loop lag p99 ms',
   ];
   const rows = results.map((r) => {
     const g = r.generator;
@@ -607,6 +639,7 @@ function healthTable(results: StepResult[]): string {
       fixed(r.rampServerCpuPercent, 0),
       r.rampTickInterval ? `${fixed(r.rampTickInterval.p99)}/${fixed(r.rampTickInterval.max)}` : '–',
       countdownCell(r.countdownRtt, r.countdownLost),
+      fixed(r.pingerLag?.p99),
     ];
   });
   return table(headers, rows);
@@ -619,6 +652,7 @@ interface Session {
   server: ServerProcess;
   probes: ProbeSet;
   generator: LoadGenChild;
+  pinger: PingerChild;
   idleRssKb: number | undefined;
   idleFds: number | undefined;
   connected: number;
@@ -626,7 +660,12 @@ interface Session {
 }
 
 /** Starts a server and connects probes + load clients (like a step's ramp); throws on failure. */
-async function openSession(options: Options, clients: number, parts: Partial<Session>): Promise<Session> {
+async function openSession(
+  options: Options,
+  clients: number,
+  countdownIntervalMs: number,
+  parts: Partial<Session>,
+): Promise<Session> {
   const server = await ServerProcess.start({
     host: SERVER_HOST,
     tickIntervalMs: options.tickMs,
@@ -646,20 +685,23 @@ async function openSession(options: Options, clients: number, parts: Partial<Ses
   parts.probes = probes;
   liveProbes.add(probes);
   await withTimeout(probes.connect(frontProbes, 'front'), 30_000, 'probes did not connect within 30 s');
-  const generator = LoadGenChild.start();
+  const generator = startLoadGenerator();
   parts.generator = generator;
   liveGenerators.add(generator);
-  const lightCount = clients - options.probes;
+  const lightCount = clients - options.probes - 1;
   const ready = await startLoad(generator, options, server.port, lightCount, 30_000 + lightCount * 40);
   await withTimeout(probes.connect(options.probes - frontProbes, 'back'), 30_000, 'probes did not connect within 30 s');
-  log(`${ready.connected + probes.connected} of ${clients} connected (${ready.failed} failed)`);
+  const pinger = await startCountdownPinger(server.port, countdownIntervalMs);
+  parts.pinger = pinger;
+  log(`${ready.connected + probes.connected + 1} of ${clients} connected (${ready.failed} failed)`);
   return {
     server,
     probes,
     generator,
+    pinger,
     idleRssKb,
     idleFds,
-    connected: ready.connected + probes.connected,
+    connected: ready.connected + probes.connected + 1,
     failed: ready.failed,
   };
 }
@@ -683,6 +725,7 @@ async function closeSession(parts: Partial<Session>): Promise<void> {
     await parts.generator.stop();
     liveGenerators.delete(parts.generator);
   }
+  await stopCountdownPinger(parts.pinger);
 }
 
 function serverLogLine(server: ServerProcess | undefined): string {
@@ -712,8 +755,8 @@ async function runSoak(options: Options, minutes: number): Promise<number> {
   let departed = 0;
   let session: Session | undefined;
   try {
-    session = await openSession(options, clients, parts);
-    const { server, probes, generator } = session;
+    session = await openSession(options, clients, (minutes * 60_000) / COUNTDOWN_SAMPLES, parts);
+    const { server, probes, generator, pinger } = session;
     await sleep(options.warmup * 1000);
     const read = (atS: number): Reading => ({
       atS,
@@ -724,8 +767,8 @@ async function runSoak(options: Options, minutes: number): Promise<number> {
     readings.push(read(0));
     log(`soak start: RSS ${fixed((readings[0]!.rssKb ?? NaN) / 1024)} MB, ${readings[0]!.fds} fds`);
     await generator.request({ type: 'mark' }, 'marked', 10_000);
+    await pinger.request({ type: 'mark' }, 'marked', 10_000);
     probes.mark();
-    probes.startCountdownPings((minutes * 60_000) / COUNTDOWN_SAMPLES);
     generator.post({ type: 'churn', perSecond: options.churn });
     const start = performance.now();
     const end = start + minutes * 60_000;
@@ -739,10 +782,10 @@ async function runSoak(options: Options, minutes: number): Promise<number> {
       );
     }
     generator.post({ type: 'churn', perSecond: 0 });
-    probes.stopCountdownPings();
     tick = probes.intervals();
-    countdown = probes.countdownRtt.summary();
-    countdownLost = probes.countdownLost;
+    const ping = await pinger.request({ type: 'report' }, 'report', 10_000);
+    countdown = ping.rtt;
+    countdownLost = ping.lost;
     // Let the last round of joins and leaves finish before the final reading.
     await sleep(3000);
     readings.push(read((performance.now() - start) / 1000));
@@ -847,14 +890,14 @@ async function runResilience(options: Options): Promise<number> {
   let attacker: ChildProcess | undefined;
   let session: Session | undefined;
   try {
-    session = await openSession(options, clients, parts);
-    const { server, probes, generator } = session;
+    session = await openSession(options, clients, (seconds * 1000) / COUNTDOWN_SAMPLES, parts);
+    const { server, probes, generator, pinger } = session;
     await sleep(options.warmup * 1000);
     await generator.request({ type: 'mark' }, 'marked', 10_000);
 
     const measure = async (name: string, during: Promise<unknown>, untilMs: number): Promise<void> => {
       probes.mark();
-      probes.startCountdownPings((seconds * 1000) / COUNTDOWN_SAMPLES);
+      await pinger.request({ type: 'mark' }, 'marked', 10_000);
       const cpuBefore = readCpuSeconds(server.pid);
       const startedAt = performance.now();
       let fdsMax = 0;
@@ -869,15 +912,15 @@ async function runResilience(options: Options): Promise<number> {
         if (!server.running) throw new Error(`the server exited: ${server.log.last.join(' | ')}`);
         if (settled && performance.now() >= untilMs) break;
       }
-      probes.stopCountdownPings();
+      const ping = await pinger.request({ type: 'report' }, 'report', 10_000);
       const cpuAfter = readCpuSeconds(server.pid);
       const elapsedS = (performance.now() - startedAt) / 1000;
       phases.push({
         name,
         tick: probes.intervals(),
         latency: probes.latencies.summary(),
-        countdown: probes.countdownRtt.summary(),
-        countdownLost: probes.countdownLost,
+        ...(ping.rtt !== undefined ? { countdown: ping.rtt } : {}),
+        countdownLost: ping.lost,
         ...(cpuBefore !== undefined && cpuAfter !== undefined
           ? { cpuPercent: ((cpuAfter - cpuBefore) / elapsedS) * 100 }
           : {}),
