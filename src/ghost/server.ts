@@ -717,8 +717,13 @@ export class GhostServer implements HandlerContext {
     const byMap = new Map<string, GhostClient[]>();
     const spectators: GhostClient[] = [];
     for (const client of this.clients.values()) {
-      if (client.spectator) spectators.push(client);
-      else byMap.set(client.map, [...(byMap.get(client.map) ?? []), client]);
+      if (client.spectator) {
+        spectators.push(client);
+        continue;
+      }
+      const players = byMap.get(client.map);
+      if (players === undefined) byMap.set(client.map, [client]);
+      else players.push(client);
     }
     for (const players of byMap.values()) {
       const ids = players.map((client) => client.id);
