@@ -8,7 +8,9 @@
  * Each thread binds its own UDP socket to the server's address and port with SO_REUSEADDR, so
  * its datagrams leave from the port clients know (NAT mappings depend on it). The threads bind
  * before the main socket: Linux gives incoming unicast datagrams to the socket bound last, and
- * any that reach a thread anyway are handed back to the main thread.
+ * any that reach a thread anyway are handed back to the main thread. The price: while the port
+ * has SO_REUSEADDR, a process of any local user may bind it too, hence `send_threads = 0` for
+ * hosts shared with other users (README, Deploy).
  *
  * A thread serves the clients whose id falls to it (id modulo the number of threads) and keeps
  * their UDP endpoints, updated by messages that travel in order with the send requests.
