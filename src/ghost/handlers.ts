@@ -7,7 +7,7 @@
 import type { GhostClient } from './client.js';
 import type { DropCode } from './stats.js';
 import type { ClientPacket } from './protocol/packets.js';
-import { encodeServerPacket } from './protocol/packets.js';
+import { encodeServerPacket, UPDATE_GHOST_OFFSET } from './protocol/packets.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from '../events.js';
 
@@ -42,7 +42,6 @@ type Handler<T extends ClientPacket['type']> = (
 const PING_REPLY = encodeServerPacket({ type: 'ping' });
 const COUNTDOWN_GO = encodeServerPacket({ type: 'countdown_go', id: 0 });
 const COUNTDOWN_CONFIRM_STEP = 1;
-const UPDATE_GHOST_OFFSET = 5; // u8 header + u32 id
 
 export const handlers: { [T in ClientPacket['type']]: Handler<T> } = {
   none() {

@@ -28,6 +28,10 @@ export const Header = {
 } as const;
 export type Header = (typeof Header)[keyof typeof Header];
 
+/** A client's UPDATE: u8 header, u32 id, then the DataGhost at this offset. */
+export const UPDATE_GHOST_OFFSET = 5;
+export const UPDATE_PACKET_SIZE = UPDATE_GHOST_OFFSET + DATA_GHOST_SIZE;
+
 export const HEADER_NAMES: readonly string[] = Object.keys(Header);
 
 export interface Color {
