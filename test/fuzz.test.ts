@@ -193,7 +193,10 @@ describe('the server under hostile bytes', () => {
       fc.asyncProperty(
         fc.array(fc.uint8Array({ maxLength: 120 }), { minLength: 1, maxLength: 8 }),
         fc.boolean(),
-        async (frames, handshakeFirst) => {
+        // Any announced UDP port (0 included, which no real client sends) and either transport.
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.boolean(),
+        async (frames, handshakeFirst, udpPort, tcpOnly) => {
           const attacker = await rawConnection(server);
           attacker.on('error', () => {});
           if (handshakeFirst) {
@@ -201,12 +204,12 @@ describe('the server under hostile bytes', () => {
               frame(
                 encodeClientPacket({
                   type: 'connect',
-                  udpPort: 0,
+                  udpPort,
                   name: 'Fuzzer',
                   ghost: Buffer.alloc(DATA_GHOST_SIZE),
                   model: 'm',
                   map: 'sp_a1_intro1',
-                  tcpOnly: true,
+                  tcpOnly,
                   color: { r: 0, g: 0, b: 0 },
                   spectator: false,
                 }),

@@ -162,6 +162,22 @@ describe('hostile and broken clients', () => {
     }
   });
 
+  for (const threads of [0, 2]) {
+    it(`serves a client that announced UDP port 0 once it sends a datagram (send_threads = ${threads})`, async () => {
+      const server = await startServer({ server: { send_threads: threads } });
+      // No real client announces port 0, and nothing can be sent to it: dgram throws at once.
+      const zero = await join(server, 'Zero', { announcedUdpPort: 0 });
+      const other = await join(server, 'Other');
+      const mark = other.mark();
+      await sleep(150);
+      expect(countPackets(other, 'bulk_update', mark)).toBeGreaterThan(3);
+      expect(countPackets(zero, 'bulk_update')).toBe(0);
+      expect(server.running).toBe(true);
+      zero.sendUpdate(pose(1));
+      await zero.waitFor((p) => p.type === 'bulk_update');
+    });
+  }
+
   it('survives UDP junk: empty, short, oversized and wrong-type datagrams', async () => {
     const server = await startServer();
     const alice = await join(server, 'Alice');

@@ -29,7 +29,11 @@ export class GhostClient implements ClientIdentity {
   /** When the other clients were told about this one (CONNECT broadcast), in performance.now() ms. */
   announcedAt = 0;
 
-  /** Where bulk updates go: the TCP peer address until a valid datagram teaches us the real one. */
+  /**
+   * Where bulk updates go: the TCP peer address and the announced port until a valid datagram
+   * teaches us the real ones. Port 0 (announced by no real client; a port cannot be 0) means
+   * unknown: nothing goes by UDP until a datagram arrives.
+   */
   udpAddress: string;
   udpPort: number;
 

@@ -503,7 +503,7 @@ export class GhostServer implements HandlerContext {
     for (const other of this.clients.values()) this.sendFramed(other, announcement);
     this.clients.set(id, client);
     this.table.add(id, request.ghost);
-    if (!client.tcpOnly) this.fanout?.setEndpoint(id, client.udpAddress, client.udpPort);
+    if (!client.tcpOnly && client.udpPort !== 0) this.fanout?.setEndpoint(id, client.udpAddress, client.udpPort);
     const now = performance.now();
     client.announcedAt = now;
     client.nextHeartbeatAt = now + this.config.timing.heartbeat_interval_ms;
@@ -701,7 +701,14 @@ export class GhostServer implements HandlerContext {
   }
 
   private sendDatagram(client: GhostClient, payload: Buffer): void {
-    this.udp?.send(payload, client.udpPort, client.udpAddress);
+    if (client.udpPort === 0 || this.udp === undefined) return;
+    try {
+      this.udp.send(payload, client.udpPort, client.udpAddress);
+    } catch (error) {
+      // dgram throws at once for arguments it rejects; one client's bad endpoint stops nothing.
+      this.log.debug({ err: error, id: client.id }, 'UDP send refused');
+      return;
+    }
     this.stats.datagramsOut++;
     this.stats.countPacketOut(outgoingName(payload), payload.length);
   }
@@ -750,8 +757,8 @@ export class GhostServer implements HandlerContext {
       if (client.leaving !== undefined) continue;
       if (!client.tcpOnly) {
         datagrams ??= build(this.config.limits.max_datagram_bytes);
-        if (fanout !== undefined) viaThreads.push(client.id);
-        else for (const datagram of datagrams) this.sendDatagram(client, datagram);
+        if (fanout === undefined) for (const datagram of datagrams) this.sendDatagram(client, datagram);
+        else if (client.udpPort !== 0) viaThreads.push(client.id);
       } else if (client.sendBacklog > BULK_BACKLOG_SKIP_BYTES) {
         this.stats.skippedBulkUpdates++;
       } else {

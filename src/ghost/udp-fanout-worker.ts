@@ -47,7 +47,14 @@ port.on('message', (request: FanoutRequest) => {
       for (const id of request.ids) {
         const endpoint = endpoints.get(id);
         if (endpoint === undefined) continue;
-        for (const datagram of request.datagrams) socket.send(datagram, endpoint.port, endpoint.address);
+        for (const datagram of request.datagrams) {
+          try {
+            socket.send(datagram, endpoint.port, endpoint.address);
+          } catch (error) {
+            // dgram throws at once for arguments it rejects; the other clients still get theirs.
+            countSendError(error as Error);
+          }
+        }
       }
       // The main thread reads this to tell whether this thread keeps up with the tick.
       Atomics.add(finished, options.index, 1);
