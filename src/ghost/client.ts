@@ -37,6 +37,10 @@ export class GhostClient implements ClientIdentity {
   udpAddress: string;
   udpPort: number;
 
+  get udpPortKnown(): boolean {
+    return this.udpPort !== 0;
+  }
+
   /** The TCP heartbeat token awaiting an answer (never 0, which is the UDP keep-alive token). */
   heartbeatToken = 0;
   /** When the next TCP heartbeat and UDP keep-alive are due, in performance.now() ms. */

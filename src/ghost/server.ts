@@ -12,7 +12,6 @@
  */
 import { randomInt } from 'node:crypto';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
-import { lookup as dnsLookup } from 'node:dns';
 import { isIP, createServer, type Server as TcpServer, type Socket } from 'node:net';
 import type { Config } from '../config.js';
 import { EventBus, type ClientInfo } from '../events.js';
@@ -34,6 +33,7 @@ import {
 import { outgoingName, ServerStats, type DropCode } from './stats.js';
 import { Ticker } from './ticker.js';
 import { FanoutBindError, UdpFanout } from './udp-fanout.js';
+import { literalAddressLookup } from './udp-lookup.js';
 import { WriteBatcher } from './write-batcher.js';
 
 /** Decides whether a connect request may join; returns a refusal reason, or undefined to allow. */
@@ -503,7 +503,7 @@ export class GhostServer implements HandlerContext {
     for (const other of this.clients.values()) this.sendFramed(other, announcement);
     this.clients.set(id, client);
     this.table.add(id, request.ghost);
-    if (!client.tcpOnly && client.udpPort !== 0) this.fanout?.setEndpoint(id, client.udpAddress, client.udpPort);
+    if (!client.tcpOnly && client.udpPortKnown) this.fanout?.setEndpoint(id, client.udpAddress, client.udpPort);
     const now = performance.now();
     client.announcedAt = now;
     client.nextHeartbeatAt = now + this.config.timing.heartbeat_interval_ms;
@@ -701,7 +701,7 @@ export class GhostServer implements HandlerContext {
   }
 
   private sendDatagram(client: GhostClient, payload: Buffer): void {
-    if (client.udpPort === 0 || this.udp === undefined) return;
+    if (!client.udpPortKnown || this.udp === undefined) return;
     try {
       this.udp.send(payload, client.udpPort, client.udpAddress);
     } catch (error) {
@@ -758,7 +758,7 @@ export class GhostServer implements HandlerContext {
       if (!client.tcpOnly) {
         datagrams ??= build(this.config.limits.max_datagram_bytes);
         if (fanout === undefined) for (const datagram of datagrams) this.sendDatagram(client, datagram);
-        else if (client.udpPort !== 0) viaThreads.push(client.id);
+        else if (client.udpPortKnown) viaThreads.push(client.id);
       } else if (client.sendBacklog > BULK_BACKLOG_SKIP_BYTES) {
         this.stats.skippedBulkUpdates++;
       } else {
@@ -833,13 +833,7 @@ export class GhostServer implements HandlerContext {
       type: udpType(hostname),
       // The send threads share the port (see udp-fanout.ts).
       reuseAddr: this.fanout !== undefined,
-      // Every destination is an IP literal we took from a socket: skip the asynchronous
-      // resolver hop that dgram would otherwise make for each send.
-      lookup: (host, options, callback) => {
-        const family = isIP(host);
-        if (family === 0) dnsLookup(host, options, callback);
-        else (callback as (error: null, address: string, family: number) => void)(null, host, family);
-      },
+      lookup: literalAddressLookup,
       ...(limits.udp_receive_buffer_bytes > 0 ? { recvBufferSize: limits.udp_receive_buffer_bytes } : {}),
       ...(limits.udp_send_buffer_bytes > 0 ? { sendBufferSize: limits.udp_send_buffer_bytes } : {}),
     });

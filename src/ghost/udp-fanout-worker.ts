@@ -7,6 +7,7 @@
 import { createSocket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FanoutReport, FanoutRequest, FanoutThreadData } from './udp-fanout.js';
+import { literalAddressLookup } from './udp-lookup.js';
 
 const port = parentPort!;
 const options = workerData as FanoutThreadData;
@@ -20,9 +21,7 @@ let reportTimer: NodeJS.Timeout | undefined;
 const socket = createSocket({
   type: options.type,
   reuseAddr: true,
-  // Destinations are IP literals taken from sockets: no resolver hop per send.
-  lookup: (host, _options, callback) =>
-    (callback as (error: null, address: string, family: number) => void)(null, host, options.type === 'udp6' ? 6 : 4),
+  lookup: literalAddressLookup,
   ...(options.sendBufferSize > 0 ? { sendBufferSize: options.sendBufferSize } : {}),
 });
 

@@ -37,7 +37,7 @@ interface ThreadData extends FanoutWorkerData {
 export type FanoutRequest =
   | { kind: 'endpoint'; id: number; address: string; port: number }
   | { kind: 'forget'; id: number }
-  | { kind: 'send'; datagrams: Uint8Array[]; ids: Uint32Array };
+  | { kind: 'send'; datagrams: readonly Uint8Array[]; ids: Uint32Array };
 
 /** Send thread → main thread. */
 export type FanoutReport =
@@ -137,7 +137,7 @@ export class UdpFanout {
         skipped += share.length;
         continue;
       }
-      const request: FanoutRequest = { kind: 'send', datagrams: [...datagrams], ids: Uint32Array.from(share) };
+      const request: FanoutRequest = { kind: 'send', datagrams, ids: Uint32Array.from(share) };
       this.workers[index]!.postMessage(request);
       this.posted[index]!++;
     }
