@@ -59,7 +59,7 @@ describe('command registry', () => {
       mutates: true,
       run: (_context, args) => ok(String(Number(args.a) + Number(args.b ?? 0))),
     });
-    commands.register({ name: 'nope', summary: 'fails', permission: 'everyone', mutates: true, run: () => fail('no') });
+    commands.register({ name: 'nope', summary: 'fails', permission: 'everyone', mutates: true, run: () => fail('refused', 'no') });
     commands.register({
       name: 'boom',
       summary: 'throws',

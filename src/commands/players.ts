@@ -22,16 +22,16 @@ function findTargets(context: AdminContext, target: Target): ClientInfo[] | Comm
   switch (target.by) {
     case 'id': {
       const client = context.server.getClient(Number(target.value));
-      return client ? [client] : fail(`no client with id ${target.value}`);
+      return client ? [client] : fail('not_found', `no client with id ${target.value}`);
     }
     case 'name': {
       const named = clients.filter((client) => client.name === target.value);
-      return named.length > 0 ? named : fail(`no client named "${target.value}"`);
+      return named.length > 0 ? named : fail('not_found', `no client named "${target.value}"`);
     }
     case 'ip': {
-      if (isIP(String(target.value)) === 0) return fail(`"${target.value}" is not an IP address`);
+      if (isIP(String(target.value)) === 0) return fail('bad_arguments', `"${target.value}" is not an IP address`);
       const atAddress = clients.filter((client) => client.address === target.value);
-      return atAddress.length > 0 ? atAddress : fail(`no client connected from ${target.value}`);
+      return atAddress.length > 0 ? atAddress : fail('not_found', `no client connected from ${target.value}`);
     }
   }
 }
@@ -62,7 +62,7 @@ function ban(context: AdminContext, target: Target, reasonText: string | undefin
   let targets: ClientInfo[] = [];
   if (target.by === 'ip') {
     const ip = String(target.value);
-    if (isIP(ip) === 0) return fail(`"${ip}" is not an IP address`);
+    if (isIP(ip) === 0) return fail('bad_arguments', `"${ip}" is not an IP address`);
     banned = { ip };
     targets = context.server.listClients().filter((client) => client.address === ip);
   } else if (target.by === 'id') {
@@ -221,7 +221,7 @@ export const playerCommands: Definition[] = [
     run(context, args) {
       const value = String(args['ip or name']);
       const removed = isIP(value) !== 0 ? context.store.bans.removeByIp(value) : context.store.bans.removeByName(value);
-      return removed > 0 ? ok(`Unbanned ${value}`, { removed }) : fail(`no active ban for "${value}"`);
+      return removed > 0 ? ok(`Unbanned ${value}`, { removed }) : fail('not_found', `no active ban for "${value}"`);
     },
   },
 
@@ -275,11 +275,11 @@ export const playerCommands: Definition[] = [
     run(context, args, invoker) {
       const kind = args.kind as 'name' | 'ip';
       const value = String(args.value);
-      if (kind === 'ip' && isIP(value) === 0) return fail(`"${value}" is not an IP address`);
+      if (kind === 'ip' && isIP(value) === 0) return fail('bad_arguments', `"${value}" is not an IP address`);
       const added = context.store.whitelist.add(kind, value, `${invoker.source}:${invoker.name}`);
       return added
         ? ok(`Added ${kind} ${value} to the whitelist`)
-        : fail(`${kind} ${value} is already on the whitelist`);
+        : fail('conflict', `${kind} ${value} is already on the whitelist`);
     },
   },
   {
@@ -296,7 +296,7 @@ export const playerCommands: Definition[] = [
       const value = String(args.value);
       return context.store.whitelist.remove(kind, value)
         ? ok(`Removed ${kind} ${value} from the whitelist`)
-        : fail(`${kind} ${value} is not on the whitelist`);
+        : fail('not_found', `${kind} ${value} is not on the whitelist`);
     },
   },
   {

@@ -48,19 +48,54 @@ export interface ArgumentSpec {
 
 export type ArgumentValues = Record<string, string | number | undefined>;
 
-export interface CommandResult {
-  ok: boolean;
-  text: string;
-  /** Structured result for callers that render it themselves (Discord embeds, JSON APIs). */
-  data?: unknown;
-}
+/**
+ * Why a command failed, as an identifier callers can act on without reading the text: the HTTP
+ * API maps it to a status, chat commands pick their reply by it, logs and docs/errors.md name it.
+ */
+export type FailureCode =
+  /** No command by that name (or that group has no such subcommand). */
+  | 'unknown_command'
+  /** Missing, extra or malformed arguments; the text ends with the usage line. */
+  | 'bad_arguments'
+  /** The invoker's level is below the command's. */
+  | 'forbidden'
+  /** What the command names does not exist: no such client, ban, race, preset. */
+  | 'not_found'
+  /** It already is so: a whitelist entry that exists. */
+  | 'conflict'
+  /** A rule or a hook said no: a countdown vetoed by a plugin, a length out of range. */
+  | 'refused'
+  /** Something the command needs is down: the database cannot be written. */
+  | 'unavailable'
+  /** The handler threw: a bug, logged with its stack. */
+  | 'internal';
+
+export const FAILURE_CODES: readonly FailureCode[] = [
+  'unknown_command',
+  'bad_arguments',
+  'forbidden',
+  'not_found',
+  'conflict',
+  'refused',
+  'unavailable',
+  'internal',
+];
+
+export type CommandResult =
+  | {
+      ok: true;
+      text: string;
+      /** Structured result for callers that render it themselves (Discord embeds, JSON APIs). */
+      data?: unknown;
+    }
+  | { ok: false; code: FailureCode; text: string; data?: unknown };
 
 export function ok(text: string, data?: unknown): CommandResult {
   return data === undefined ? { ok: true, text } : { ok: true, text, data };
 }
 
-export function fail(text: string): CommandResult {
-  return { ok: false, text };
+export function fail(code: FailureCode, text: string): CommandResult {
+  return { ok: false, code, text };
 }
 
 export interface CommandDefinition<Context> {
@@ -142,20 +177,20 @@ export class CommandRegistry<Context> {
   /** Runs a typed command line such as `kick name "Some Player"`. */
   async execute(line: string, invoker: Invoker): Promise<CommandResult> {
     const tokens = tokenize(line);
-    if (tokens.length === 0) return fail('empty command');
+    if (tokens.length === 0) return fail('unknown_command', 'empty command');
     const match = this.resolve(tokens);
-    if (match === undefined) return fail(`unknown command "${tokens[0]!.text}"; type "help" for the list`);
+    if (match === undefined) return fail('unknown_command', `unknown command "${tokens[0]!.text}"; type "help" for the list`);
     const parsed = this.parseArguments(match.definition, line, tokens, match.words);
-    if (!parsed.ok) return fail(`${parsed.error}\nusage: ${this.usage(match.definition)}`);
+    if (!parsed.ok) return fail('bad_arguments', `${parsed.error}\nusage: ${this.usage(match.definition)}`);
     return this.invoke(match.definition, parsed.values, invoker);
   }
 
   /** Runs a command with arguments already split (Discord options, plugin calls). */
   async run(name: string, args: ArgumentValues, invoker: Invoker): Promise<CommandResult> {
     const definition = this.find(name);
-    if (definition === undefined) return fail(`unknown command "${name}"`);
+    if (definition === undefined) return fail('unknown_command', `unknown command "${name}"`);
     const checked = this.checkValues(definition, args);
-    if (!checked.ok) return fail(`${checked.error}\nusage: ${this.usage(definition)}`);
+    if (!checked.ok) return fail('bad_arguments', `${checked.error}\nusage: ${this.usage(definition)}`);
     return this.invoke(definition, checked.values, invoker);
   }
 
@@ -165,14 +200,14 @@ export class CommandRegistry<Context> {
     invoker: Invoker,
   ): Promise<CommandResult> {
     if (!permits(invoker, definition)) {
-      return fail(`"${definition.name}" needs ${definition.permission} permission`);
+      return fail('forbidden', `"${definition.name}" needs ${definition.permission} permission`);
     }
     let result: CommandResult;
     try {
       result = await definition.run(this.context, args, invoker);
     } catch (error) {
       this.options.onError?.(definition.name, error);
-      return fail(`"${definition.name}" failed: ${(error as Error).message ?? String(error)}`);
+      return fail('internal', `"${definition.name}" failed: ${(error as Error).message ?? String(error)}`);
     }
     if (result.ok && definition.mutates) {
       try {

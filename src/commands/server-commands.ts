@@ -26,7 +26,7 @@ async function startCountdown(
     const preset = context.countdown.presets[choice.toLowerCase()];
     if (preset === undefined) {
       const names = Object.keys(context.countdown.presets);
-      return fail(`no countdown preset "${choice}"${names.length > 0 ? `; presets: ${names.join(', ')}` : ''}`);
+      return fail('not_found', `no countdown preset "${choice}"${names.length > 0 ? `; presets: ${names.join(', ')}` : ''}`);
     }
     settings = { ...preset };
   }
@@ -34,14 +34,14 @@ async function startCountdown(
   if (overrides.preCommands !== undefined) settings.preCommands = overrides.preCommands;
   if (overrides.postCommands !== undefined) settings.postCommands = overrides.postCommands;
   if (settings.delay < 1 || settings.delay > context.countdown.maxDelay) {
-    return fail(`the countdown must last 1 to ${context.countdown.maxDelay} seconds`);
+    return fail('bad_arguments', `the countdown must last 1 to ${context.countdown.maxDelay} seconds`);
   }
   const outcome = await context.server.requestCountdown({
     duration: settings.delay,
     preCommands: settings.preCommands,
     postCommands: settings.postCommands,
   });
-  if ('refused' in outcome) return fail(`countdown refused: ${outcome.refused}`);
+  if ('refused' in outcome) return fail('refused', `countdown refused: ${outcome.refused}`);
   const started = outcome.started;
   const count = context.server.listClients().length;
   return ok(`Countdown of ${settings.delay} s sent to ${count} client${count === 1 ? '' : 's'}`, started);
@@ -78,10 +78,10 @@ export const serverCommands: Definition[] = [
     permission: 'everyone',
     run(context, args) {
       const registry = context.commands;
-      if (registry === undefined) return fail('help is not available');
+      if (registry === undefined) return fail('unavailable', 'help is not available');
       if (args.command !== undefined) {
         const definition = registry.find(String(args.command));
-        if (definition === undefined) return fail(`unknown command "${String(args.command)}"`);
+        if (definition === undefined) return fail('unknown_command', `unknown command "${String(args.command)}"`);
         const aliases = definition.aliases?.length ? `\naliases: ${definition.aliases.join(', ')}` : '';
         return ok(`usage: ${registry.usage(definition)}\n${definition.summary}${aliases}`);
       }
@@ -177,7 +177,7 @@ export const serverCommands: Definition[] = [
     run(context, args) {
       const seconds = Number(args.seconds);
       if (seconds < 1 || seconds > context.countdown.maxDelay) {
-        return fail(`the countdown must last 1 to ${context.countdown.maxDelay} seconds`);
+        return fail('bad_arguments', `the countdown must last 1 to ${context.countdown.maxDelay} seconds`);
       }
       context.countdown.delay = seconds;
       if (args.pre !== undefined) context.countdown.preCommands = String(args.pre);
@@ -278,7 +278,7 @@ export const serverCommands: Definition[] = [
     permission: 'everyone',
     run(context, args) {
       const race = args.race !== undefined ? context.store.races.get(Number(args.race)) : context.store.races.latest();
-      if (race === undefined) return fail(args.race !== undefined ? `no race ${String(args.race)}` : 'no race yet');
+      if (race === undefined) return fail('not_found', args.race !== undefined ? `no race ${String(args.race)}` : 'no race yet');
       const results = context.store.races.results(race.id);
       const header = `Race ${race.id} (${race.startedAt.toISOString()}, ${race.duration} s countdown)`;
       if (results.length === 0) return ok(`${header}: no finishes yet`, { race, results });

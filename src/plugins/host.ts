@@ -270,7 +270,7 @@ export class PluginHost {
       const value = args[name];
       if (value !== undefined && clientArguments.has(name)) {
         const client = this.findClient(String(value));
-        if (client === undefined) return fail(`no player "${String(value)}" is connected`);
+        if (client === undefined) return fail('not_found', `no player "${String(value)}" is connected`);
         values.push(client);
       } else {
         values.push(value);
@@ -282,7 +282,7 @@ export class PluginHost {
       returned = await this.invocations.run(invocation, () => method.apply(plugin, values));
     } catch (error) {
       // An expected refusal, not a bug: the plugin's message becomes the failed result.
-      if (error instanceof Error && error.name === 'CommandError') return fail(error.message);
+      if (error instanceof Error && error.name === 'CommandError') return fail('refused', error.message);
       throw error;
     }
     if (typeof returned === 'string') invocation.output.push(returned);
@@ -310,10 +310,10 @@ export class PluginHost {
       result = await this.options.commands.execute(line, invoker);
     } catch (error) {
       this.log.error({ err: error }, 'chat command failed');
-      result = fail('that command failed');
+      result = fail('internal', 'that command failed');
     }
     let reply = result.text;
-    if (!result.ok && reply.startsWith('unknown command'))
+    if (!result.ok && result.code === 'unknown_command')
       reply = `Unknown command ${prefix}${commandName}. Type ${prefix}help for the list.`;
     // SAR prints one line per message.
     for (const line of reply.split('\n').filter((part) => part.trim() !== ''))
