@@ -59,7 +59,13 @@ describe('command registry', () => {
       mutates: true,
       run: (_context, args) => ok(String(Number(args.a) + Number(args.b ?? 0))),
     });
-    commands.register({ name: 'nope', summary: 'fails', permission: 'everyone', mutates: true, run: () => fail('refused', 'no') });
+    commands.register({
+      name: 'nope',
+      summary: 'fails',
+      permission: 'everyone',
+      mutates: true,
+      run: () => fail('refused', 'no'),
+    });
     commands.register({
       name: 'boom',
       summary: 'throws',
@@ -78,6 +84,7 @@ describe('command registry', () => {
     expect(await commands.execute('ADD 2', invoker)).toEqual({ ok: true, text: '2' });
     expect(await commands.execute('add x', invoker)).toEqual({
       ok: false,
+      code: 'bad_arguments',
       text: 'a must be a whole number, got "x"\nusage: add <a> [b]',
     });
     expect((await commands.execute('add 11', invoker)).text).toMatch(/^a must be at most 10/);
@@ -89,8 +96,16 @@ describe('command registry', () => {
   it('checks permissions, turns exceptions into failures, and audits only successful changes', async () => {
     const audit: string[] = [];
     const commands = registry(audit);
-    expect(await commands.execute('secret', invoker)).toEqual({ ok: false, text: '"secret" needs admin permission' });
-    expect(await commands.execute('boom', invoker)).toEqual({ ok: false, text: '"boom" failed: disk full' });
+    expect(await commands.execute('secret', invoker)).toEqual({
+      ok: false,
+      code: 'forbidden',
+      text: '"secret" needs admin permission',
+    });
+    expect(await commands.execute('boom', invoker)).toEqual({
+      ok: false,
+      code: 'internal',
+      text: '"boom" failed: disk full',
+    });
     await commands.execute('nope', invoker);
     await commands.execute('add 1', invoker);
     expect(audit).toEqual(['add']);
@@ -152,7 +167,7 @@ describe('admin commands on real clients', () => {
     expect(countPackets(watcher, 'disconnect')).toBe(5);
     expect(watcher.closed).toBe(false);
 
-    expect(await run(app, 'kick id 99')).toEqual({ ok: false, text: 'no client with id 99' });
+    expect(await run(app, 'kick id 99')).toEqual({ ok: false, code: 'not_found', text: 'no client with id 99' });
     expect((await run(app, 'kick ip not-an-ip')).text).toBe('"not-an-ip" is not an IP address');
     expect((await run(app, 'kick id x')).text).toMatch(/usage: kick id <id> \[reason\.\.\.\]/);
   });
@@ -193,7 +208,11 @@ describe('admin commands on real clients', () => {
     expect((await join(app, 'Someone', '127.0.0.33')).id).toBeGreaterThan(0);
     expect((await run(app, 'unban Alice')).ok).toBe(true);
     expect((await join(app, 'Alice', '127.0.0.34')).id).toBeGreaterThan(0);
-    expect(await run(app, 'unban Nobody')).toEqual({ ok: false, text: 'no active ban for "Nobody"' });
+    expect(await run(app, 'unban Nobody')).toEqual({
+      ok: false,
+      code: 'not_found',
+      text: 'no active ban for "Nobody"',
+    });
 
     const audit = app.store.audit.recent(20).map((entry) => entry.action);
     expect(audit).toContain('ban id id=1 reason="griefing"');
@@ -291,7 +310,7 @@ describe('admin commands on real clients', () => {
     expect(status.text).toMatch(
       /^Server 127\.0\.0\.1:\d+, up \d+h \d+m\n2 players, 1 spectator\nMaps: sp_a1_intro1 \(2\)/,
     );
-    expect(await run(app, 'results')).toEqual({ ok: false, text: 'no race yet' });
+    expect(await run(app, 'results')).toEqual({ ok: false, code: 'not_found', text: 'no race yet' });
 
     await run(app, 'countdown start 3');
     bob.finishSpeedrun('1:02.345');
@@ -307,7 +326,7 @@ describe('admin commands on real clients', () => {
     await run(app, 'countdown start 3');
     expect((await run(app, 'results')).text).toMatch(/^Race 2 .*: no finishes yet$/);
     expect((await run(app, 'results 1')).text).toContain('1. Alice — 58.100');
-    expect(await run(app, 'results 9')).toEqual({ ok: false, text: 'no race 9' });
+    expect(await run(app, 'results 9')).toEqual({ ok: false, code: 'not_found', text: 'no race 9' });
   });
 
   it('shows the audit log of admin actions', async () => {

@@ -127,6 +127,7 @@ describe('hooks', () => {
     );
     expect(await app.commands.execute('veto', CONSOLE_INVOKER)).toEqual({
       ok: false,
+      code: 'refused',
       text: 'vetoed by the gatekeeper',
     });
     expect((await app.commands.execute('countdown start 5', CONSOLE_INVOKER)).ok).toBe(true);

@@ -179,7 +179,8 @@ export class CommandRegistry<Context> {
     const tokens = tokenize(line);
     if (tokens.length === 0) return fail('unknown_command', 'empty command');
     const match = this.resolve(tokens);
-    if (match === undefined) return fail('unknown_command', `unknown command "${tokens[0]!.text}"; type "help" for the list`);
+    if (match === undefined)
+      return fail('unknown_command', `unknown command "${tokens[0]!.text}"; type "help" for the list`);
     const parsed = this.parseArguments(match.definition, line, tokens, match.words);
     if (!parsed.ok) return fail('bad_arguments', `${parsed.error}\nusage: ${this.usage(match.definition)}`);
     return this.invoke(match.definition, parsed.values, invoker);

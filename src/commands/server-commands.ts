@@ -26,7 +26,10 @@ async function startCountdown(
     const preset = context.countdown.presets[choice.toLowerCase()];
     if (preset === undefined) {
       const names = Object.keys(context.countdown.presets);
-      return fail('not_found', `no countdown preset "${choice}"${names.length > 0 ? `; presets: ${names.join(', ')}` : ''}`);
+      return fail(
+        'not_found',
+        `no countdown preset "${choice}"${names.length > 0 ? `; presets: ${names.join(', ')}` : ''}`,
+      );
     }
     settings = { ...preset };
   }
@@ -278,7 +281,8 @@ export const serverCommands: Definition[] = [
     permission: 'everyone',
     run(context, args) {
       const race = args.race !== undefined ? context.store.races.get(Number(args.race)) : context.store.races.latest();
-      if (race === undefined) return fail('not_found', args.race !== undefined ? `no race ${String(args.race)}` : 'no race yet');
+      if (race === undefined)
+        return fail('not_found', args.race !== undefined ? `no race ${String(args.race)}` : 'no race yet');
       const results = context.store.races.results(race.id);
       const header = `Race ${race.id} (${race.startedAt.toISOString()}, ${race.duration} s countdown)`;
       if (results.length === 0) return ok(`${header}: no finishes yet`, { race, results });
