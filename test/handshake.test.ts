@@ -1,8 +1,22 @@
+import { createSocket } from 'node:dgram';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { GhostServer } from '../src/ghost/server.js';
+import { SimClient } from '../src/sim/client.js';
 import { encodeDataGhost } from '../src/ghost/protocol/data-ghost.js';
 import { frame } from '../src/ghost/protocol/framing.js';
 import { encodeClientPacket } from '../src/ghost/protocol/packets.js';
-import { closed, countPackets, join, rawConnection, sleep, startServer, until } from './helpers.js';
+import {
+  barrier,
+  closed,
+  countPackets,
+  join,
+  rawConnection,
+  sleep,
+  startServer,
+  testConfig,
+  until,
+} from './helpers.js';
 
 const pose = (x: number) =>
   encodeDataGhost({ position: { x, y: 2, z: 3 }, angles: { x: 0, y: 0, z: 0 }, viewOffset: 5, grounded: true });
@@ -54,6 +68,32 @@ describe('handshake', () => {
     socket.write(frame(encodeClientPacket({ type: 'message', id: 1, text: 'hello' })));
     await closed(socket);
     expect(server.stats.refusedConnections.get('not_connect')).toBe(1);
+  });
+
+  it('closes a connection whose CONNECT never completes when the handshake time runs out', async () => {
+    const server = await startServer({ timing: { handshake_timeout_ms: 300 } });
+    const socket = await rawConnection(server);
+    const connect = frame(
+      encodeClientPacket({
+        type: 'connect',
+        udpPort: 1,
+        name: 'Slowpoke',
+        ghost: Buffer.alloc(25),
+        model: 'm',
+        map: '',
+        tcpOnly: true,
+        color: { r: 0, g: 0, b: 0 },
+        spectator: false,
+      }),
+    );
+    // Half a length prefix, then most of the frame: bytes keep coming, the CONNECT never does.
+    socket.write(connect.subarray(0, 2));
+    await sleep(100);
+    socket.write(connect.subarray(2, connect.length - 1));
+    const lasted = await closed(socket, 2000);
+    expect(lasted).toBeGreaterThan(100);
+    expect(server.stats.refusedConnections.get('handshake_timeout')).toBe(1);
+    expect(server.listClients()).toEqual([]);
   });
 
   it('closes a connection that never sends CONNECT, without holding up anyone else', async () => {
@@ -112,7 +152,7 @@ describe('handshake', () => {
     // Removing one leaves its neighbours on the same address alone.
     expect(server.kick(a.id)).toBe(true);
     await a.waitForClose();
-    await sleep(50);
+    await barrier(b, c);
     expect(b.closed || c.closed).toBe(false);
     expect(
       server
@@ -138,3 +178,48 @@ describe('handshake', () => {
     await expect(join(server, 'Two')).rejects.toThrow(/closed/);
   });
 });
+
+describe('readiness', () => {
+  for (const threads of [0, 2]) {
+    it(`only listens once it can serve: the first connection that gets through joins (send_threads = ${threads})`, async () => {
+      const port = await freeTcpAndUdpPort();
+      const config = testConfig({ server: { port, send_threads: threads } });
+      const server = new GhostServer({ config });
+      const started = server.start();
+      try {
+        // Knock until the port answers; a connection it accepts must not be dropped unserved.
+        let client: SimClient | undefined;
+        for (let attempt = 0; attempt < 2000 && client === undefined; attempt++) {
+          try {
+            client = await SimClient.connect({ host: '127.0.0.1', port, name: `Early${attempt}`, map: '' });
+          } catch (error) {
+            expect((error as NodeJS.ErrnoException).code, String(error)).toBe('ECONNREFUSED');
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        }
+        expect(client?.id).toBe(1);
+        client!.close();
+      } finally {
+        await started.catch(() => {});
+        await server.stop('test finished');
+      }
+    });
+  }
+});
+
+/** A port free for TCP and UDP right now (the server is then started on it by number). */
+async function freeTcpAndUdpPort(): Promise<number> {
+  for (;;) {
+    const tcp = createServer();
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    const port = (tcp.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => tcp.close(() => resolve()));
+    const udp = createSocket('udp4');
+    const free = await new Promise<boolean>((resolve) => {
+      udp.once('error', () => resolve(false));
+      udp.bind(port, '127.0.0.1', () => resolve(true));
+    });
+    await new Promise<void>((resolve) => (free ? udp.close(() => resolve()) : resolve()));
+    if (free) return port;
+  }
+}

@@ -26,6 +26,8 @@ export function testConfig(overrides: Overrides = {}): Config {
   config.timing.handshake_timeout_ms = 1500;
   config.timing.voice_grace_ms = 0;
   config.timing.shutdown_timeout_ms = 500;
+  // Tests use a PING round trip as a barrier (see barrier()), often several a second.
+  config.limits.ping_per_second = 0;
   for (const [section, values] of Object.entries(overrides)) {
     Object.assign(config[section as keyof Config], values);
   }
@@ -92,6 +94,15 @@ export function closed(socket: Socket, timeoutMs = 3000): Promise<number> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A PING round trip for each client, one after another. Once it resolves, the server has handled
+ * everything these clients sent over TCP before the call, and everything it sent them as a
+ * result has arrived — so "nothing else arrived" can be checked without sleeping.
+ */
+export async function barrier(...clients: SimClient[]): Promise<void> {
+  for (const client of clients) await client.roundTrip();
+}
 
 /** Polls until `condition` holds, failing after `timeoutMs`. */
 export async function until(condition: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeDataGhost, NO_PLAYER_GHOST } from '../src/ghost/protocol/data-ghost.js';
 import { encodeClientPacket, type ServerPacket } from '../src/ghost/protocol/packets.js';
 import type { SimClient } from '../src/sim/client.js';
-import { countPackets, join, sleep, startServer, until } from './helpers.js';
+import { barrier, countPackets, join, sleep, startServer, until } from './helpers.js';
 
 const pose = (x: number) =>
   encodeDataGhost({ position: { x, y: 0, z: 0 }, angles: { x: 0, y: 0, z: 0 }, viewOffset: 0, grounded: false });
@@ -13,7 +13,7 @@ async function expectRelayed(sender: SimClient, receivers: SimClient[], type: Se
   const packets = await Promise.all(
     receivers.map((receiver) => receiver.waitFor((p) => p.type === type && 'id' in p && p.id === sender.id)),
   );
-  await sleep(50);
+  await barrier(sender);
   expect(countPackets(sender, type, mark)).toBe(0);
   return packets;
 }
@@ -59,7 +59,7 @@ describe('relays', () => {
       id: alice.id,
       time: '1:02.345',
     });
-    await sleep(50);
+    await barrier(alice);
     for (const type of ['map_change', 'model_change', 'color_change', 'speedrun_finish'])
       expect(countPackets(alice, type, mark)).toBe(0);
 
@@ -109,7 +109,9 @@ describe('relays', () => {
       id: alice.id,
       data: voice,
     });
-    await sleep(100);
+    // The voice datagram reached the others above, so a wrong one to Elsewhere was sent before
+    // its PING's answer; the TCP relays to it and to Alice went before their answers too.
+    await barrier(elsewhere, alice);
     for (const type of ['taunt', 'locator', 'voice']) {
       expect(countPackets(elsewhere, type, elsewhereMark), `${type} on another map`).toBe(0);
       expect(countPackets(alice, type, mark), `${type} echoed`).toBe(0);
@@ -123,13 +125,19 @@ describe('relays', () => {
   });
 
   it('holds back a newcomer’s voice for the grace period', async () => {
-    const server = await startServer({ timing: { voice_grace_ms: 400 } });
+    const server = await startServer({ timing: { voice_grace_ms: 1000 } });
     const listener = await join(server, 'Listener');
     const talker = await join(server, 'Talker');
+    const joinedAt = performance.now();
+    // Well inside the grace period but not at its very start, so a grace a thousand times too
+    // short cannot pass by luck.
+    await sleep(200);
     talker.voice(Buffer.from('early'));
-    await sleep(100);
+    await until(() => server.stats.packetsIn.get('Voice') === 1, 2000, 'the server to get the early voice');
+    await barrier(listener);
     expect(countPackets(listener, 'voice')).toBe(0);
-    await sleep(350);
+    expect(performance.now() - joinedAt).toBeLessThan(1000);
+    await sleep(Math.max(0, 1100 - (performance.now() - joinedAt)));
     talker.voice(Buffer.from('later'));
     expect(await listener.waitFor((p) => p.type === 'voice')).toMatchObject({ data: Buffer.from('later') });
   });
@@ -139,8 +147,7 @@ describe('relays', () => {
     const alice = await join(server, 'Alice');
     const bob = await join(server, 'Bob');
     for (let i = 0; i < 20; i++) alice.sendMessage(`flood ${i}`);
-    await bob.waitFor((p) => p.type === 'message' && p.text === 'flood 4');
-    await sleep(150);
+    await barrier(alice, bob);
     expect(countPackets(bob, 'message')).toBe(5);
     expect(server.stats.droppedPackets.get('chat_rate')).toBe(15);
   });
@@ -150,8 +157,7 @@ describe('relays', () => {
     const alice = await join(server, 'Alice');
     const bob = await join(server, 'Bob');
     for (let i = 0; i < 30; i++) alice.locator({ x: i, y: 0, z: 0 }, { x: 0, y: 0, z: 1 });
-    await bob.waitFor((p) => p.type === 'locator' && p.position.x === 9);
-    await sleep(150);
+    await barrier(alice, bob);
     expect(countPackets(bob, 'locator')).toBe(10);
     expect(server.stats.droppedPackets.get('locator_rate')).toBe(20);
   });
@@ -171,14 +177,14 @@ describe('relays', () => {
     const left = server.bus.once('clientDisconnected');
     alice.disconnect(); // DISCONNECT packet followed by the socket closing
     for (const other of [bob, carol]) await other.waitFor((p) => p.type === 'disconnect' && p.id === alice.id);
-    await sleep(100);
+    await barrier(bob, carol);
     expect(countPackets(bob, 'disconnect')).toBe(1);
     expect(countPackets(carol, 'disconnect')).toBe(1);
     expect((await left).client.name).toBe('Alice');
 
     bob.close(); // no DISCONNECT packet, just a closed socket
     await carol.waitFor((p) => p.type === 'disconnect' && p.id === bob.id);
-    await sleep(50);
+    await barrier(carol);
     expect(countPackets(carol, 'disconnect')).toBe(2);
   });
 });
@@ -221,7 +227,7 @@ describe('bulk updates', () => {
     for (let i = 0; i < 5; i++) clients.push(await join(server, `P${i}`));
     const receiver = clients[0]!;
     const mark = receiver.mark();
-    await sleep(100);
+    await until(() => countPackets(receiver, 'bulk_update', mark) >= 9, 2000, 'three ticks of bulk updates');
     const bulks = receiver.received.slice(mark).filter((r) => r.packet.type === 'bulk_update');
     expect(bulks.length).toBeGreaterThan(3);
     for (const bulk of bulks)
@@ -247,15 +253,23 @@ describe('bulk updates', () => {
     expect(await idsIn(carol)).toEqual([carol.id]);
     expect(await idsIn(watcher)).toEqual([alice.id, bob.id, carol.id, watcher.id]);
     carol.changeMap('sp_a1_intro1');
-    await alice.waitFor((p) => p.type === 'map_change');
-    expect(await idsIn(alice)).toEqual([alice.id, bob.id, carol.id]);
+    // The send threads may still be sending a tick built before the map change: wait for the
+    // first bulk update that has Carol in it, and check it has nobody else.
+    const withCarol = await alice.waitFor(
+      (p) => p.type === 'bulk_update' && p.entries.some((entry) => entry.id === carol.id),
+      2000,
+      alice.mark(),
+    );
+    if (withCarol.type !== 'bulk_update') throw new Error('unreachable');
+    expect(withCarol.entries.map((entry) => entry.id).sort()).toEqual([alice.id, bob.id, carol.id]);
   });
 
   it('learns a client’s UDP port from its datagrams', async () => {
     const server = await startServer();
     // Announce a port nobody listens on, as a client behind NAT effectively does.
     const alice = await join(server, 'Alice', { announcedUdpPort: 9 });
-    await sleep(60);
+    const ticks = server.stats.ticks;
+    await until(() => server.stats.ticks >= ticks + 3, 2000, 'three ticks');
     expect(countPackets(alice, 'bulk_update')).toBe(0);
     alice.sendUpdate(pose(3));
     await alice.waitFor((p) => p.type === 'bulk_update');
@@ -277,8 +291,10 @@ describe('bulk updates', () => {
     } finally {
       forger.close();
     }
-    await sleep(60);
-    expect(bob.ghosts.get(alice.id)?.ghost.readFloatLE(0)).toBe(5);
+    // A tick built after the forged datagrams were handled still has Alice where she said.
+    const after = await bob.waitFor((p) => p.type === 'bulk_update', 2000, bob.mark());
+    if (after.type !== 'bulk_update') throw new Error('unreachable');
+    expect(after.entries.find((entry) => entry.id === alice.id)?.ghost.readFloatLE(0)).toBe(5);
     // The forged datagram did not redirect Alice's updates either.
     const mark = alice.mark();
     await alice.waitFor((p) => p.type === 'bulk_update', 1000, mark);
@@ -322,7 +338,7 @@ describe('countdown', () => {
     alice.sendTcp({ type: 'countdown_confirm', id: alice.id, step: 0 });
     alice.sendTcp({ type: 'countdown_confirm', id: alice.id, step: 1 });
     await alice.waitFor((p) => p.type === 'countdown_go');
-    await sleep(50);
+    await barrier(alice);
     expect(countPackets(alice, 'countdown_go')).toBe(1);
   });
 });
@@ -343,7 +359,7 @@ describe('server messages', () => {
     const mark = alice.mark();
     expect(server.sendServerMessage(bob.id, 'just you')).toBe(true);
     expect(await bob.waitFor((p) => p.type === 'message' && p.text === 'just you')).toBeTruthy();
-    await sleep(50);
+    await barrier(alice);
     expect(countPackets(alice, 'message', mark)).toBe(0);
     expect(server.sendServerMessage(99, 'nobody')).toBe(false);
   });

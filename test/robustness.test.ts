@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeDataGhost } from '../src/ghost/protocol/data-ghost.js';
 import { frame } from '../src/ghost/protocol/framing.js';
 import { decodeConnectConfirm, encodeClientPacket } from '../src/ghost/protocol/packets.js';
-import { closed, countPackets, join, rawConnection, sleep, startServer, until } from './helpers.js';
+import { barrier, closed, countPackets, join, rawConnection, sleep, startServer, until } from './helpers.js';
 
 const pose = (x: number) =>
   encodeDataGhost({ position: { x, y: 0, z: 0 }, angles: { x: 0, y: 0, z: 0 }, viewOffset: 0, grounded: false });
@@ -21,12 +21,23 @@ describe('heartbeats', () => {
     await answering.waitFor((p) => p.type === 'disconnect' && p.id === silent.id);
     expect(server.stats.droppedClients.get('heartbeat')).toBe(1);
 
-    await sleep(450);
+    // Four more heartbeats, all answered: still there.
+    const seen = tokens.size;
+    await until(() => tokens.size >= seen + 4, 3000, 'four more heartbeats');
+    await barrier(answering);
     expect(answering.closed).toBe(false);
     expect(countPackets(answering, 'disconnect')).toBe(1);
     // A fresh random token each time (never 0, which is the UDP keep-alive's).
-    expect(tokens.size).toBeGreaterThanOrEqual(4);
     expect(tokens.has(0)).toBe(false);
+  });
+
+  it('drops a silent client right after its second unanswered heartbeat, not before, not after', async () => {
+    const server = await startServer({ timing: { heartbeat_interval_ms: 100 } });
+    const silent = await join(server, 'Silent', { answerHeartbeats: false });
+    await silent.waitForClose(2000);
+    const heartbeats = silent.received.filter((r) => r.packet.type === 'heartbeat' && r.transport === 'tcp');
+    expect(heartbeats.length).toBe(2);
+    expect(server.stats.droppedClients.get('heartbeat')).toBe(1);
   });
 
   it('does not count a wrong token as an answer', async () => {
@@ -48,7 +59,14 @@ describe('heartbeats', () => {
       id: udp.id,
       token: 0,
     });
-    await sleep(120);
+    // Two more keep-alives to the UDP client: the TCP-only one was due its own by now.
+    const mark = udp.mark();
+    await until(
+      () => udp.received.slice(mark).filter((r) => r.packet.type === 'heartbeat' && r.transport === 'udp').length >= 2,
+      2000,
+      'two more keep-alives',
+    );
+    await barrier(tcp);
     expect(tcp.received.some((r) => r.packet.type === 'heartbeat' && r.packet.token === 0)).toBe(false);
   });
 });
@@ -63,7 +81,7 @@ describe('hostile and broken clients', () => {
     mallory.sendTcp({ type: 'disconnect', id: victim.id });
     mallory.sendTcp({ type: 'map_change', id: victim.id, map: 'fake', ticks: 0, ticksTotal: 0 });
     await until(() => (server.stats.droppedPackets.get('spoofed_id') ?? 0) === 3);
-    await sleep(50);
+    await barrier(mallory, victim);
     expect(countPackets(victim, 'message', mark)).toBe(0);
     expect(server.listClients().length).toBe(2);
     expect(server.getClient(victim.id)?.map).toBe('sp_a1_intro1');
@@ -129,8 +147,8 @@ describe('hostile and broken clients', () => {
     const mark = watcher.mark();
     watcher.ping();
     await watcher.waitFor((p) => p.type === 'ping', 1000, mark);
-    await sleep(100);
-    expect(countPackets(watcher, 'bulk_update', mark)).toBeGreaterThan(2);
+    await until(() => countPackets(watcher, 'bulk_update', mark) > 2, 2000, 'the watcher to keep getting ticks');
+    expect(stalled.closed).toBe(false);
   });
 
   it('weathers a connection flood from many addresses while players play', async () => {
@@ -169,8 +187,7 @@ describe('hostile and broken clients', () => {
       const zero = await join(server, 'Zero', { announcedUdpPort: 0 });
       const other = await join(server, 'Other');
       const mark = other.mark();
-      await sleep(150);
-      expect(countPackets(other, 'bulk_update', mark)).toBeGreaterThan(3);
+      await until(() => countPackets(other, 'bulk_update', mark) > 3, 2000, 'ticks to reach the other client');
       expect(countPackets(zero, 'bulk_update')).toBe(0);
       expect(server.running).toBe(true);
       zero.sendUpdate(pose(1));

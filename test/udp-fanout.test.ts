@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeClientPacket, Header } from '../src/ghost/protocol/packets.js';
 import { UdpFanout } from '../src/ghost/udp-fanout.js';
 import { silentLogger } from '../src/logger.js';
-import { join, sleep, startServer, until } from './helpers.js';
+import { join, startServer, until } from './helpers.js';
 
 const sockets: UdpSocket[] = [];
 const fanouts: UdpFanout[] = [];
@@ -80,7 +80,9 @@ describe('bulk updates sent from send threads', () => {
     await until(() => leaver.received.length > 0 && stayer.received.length > 0);
     leaving.disconnect();
     await until(() => server.listClients().length === 1);
-    await sleep(60);
+    // Ticks built before the departure may still be on their way: let two later ones reach the stayer.
+    const stayerAtLeave = stayer.received.length;
+    await until(() => stayer.received.length >= stayerAtLeave + 2);
     const before = leaver.received.length;
     const stayerBefore = stayer.received.length;
     await until(() => stayer.received.length >= stayerBefore + 3);
@@ -104,7 +106,8 @@ describe('UdpFanout', () => {
     fanout.send([Buffer.from('c')], [1, 3]);
     // One thread sends in list order on loopback, so id 1's datagram would have arrived first.
     await until(() => second.received.length === 3);
-    await sleep(20);
+    // Both datagrams were in the kernel's queues already; one more turn of the loop reads both sockets.
+    await new Promise((resolve) => setImmediate(resolve));
     expect(first.received.length).toBe(2);
   });
 

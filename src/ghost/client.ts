@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { ClientInfo } from '../events.js';
 import type { Color, GhostEntity } from './protocol/packets.js';
-import { SlidingWindowLimiter } from './rate-limit.js';
+import type { ClientPacketLimits } from './packet-limits.js';
 
 export interface ClientIdentity {
   id: number;
@@ -36,6 +36,16 @@ export class GhostClient implements ClientIdentity {
    */
   udpAddress: string;
   udpPort: number;
+  /** The port SAR announced in its CONNECT (over its own TCP connection, so it is trusted). */
+  readonly announcedUdpPort: number;
+  /**
+   * Set once a datagram has taught us the endpoint. From then on it is pinned: datagrams from
+   * another port of the same IP are dropped until the pinned one has been silent for a while
+   * (see UdpEndpoints), so someone behind the same NAT cannot take the player's updates over.
+   */
+  udpPinned = false;
+  /** When the pinned endpoint was last heard from, in performance.now() ms. */
+  udpLastHeardAt = 0;
 
   get udpPortKnown(): boolean {
     return this.udpPort !== 0;
@@ -49,11 +59,12 @@ export class GhostClient implements ClientIdentity {
   heartbeatAnswered = true;
   missedHeartbeats = 0;
 
-  readonly locatorLimiter: SlidingWindowLimiter;
-  /** Chat messages per second; undefined when unlimited. */
-  readonly chatLimiter: SlidingWindowLimiter | undefined;
+  /** Its rate limit for each packet type (see packet-limits.ts). */
+  readonly limits: ClientPacketLimits;
   /** Chat waiting for the chat filters, so that one client's messages keep their order. */
   chatQueue: Promise<void> = Promise.resolve();
+  /** How many of its messages are in `chatQueue`; bounded so that a slow filter cannot pile them up. */
+  chatPending = 0;
   /** Whether its socket is corked for this event-loop turn's batch of writes (see WriteBatcher). */
   corked = false;
   /** Set once the client is on its way out; nothing more is sent to or accepted from it. */
@@ -68,8 +79,7 @@ export class GhostClient implements ClientIdentity {
     readonly address: string,
     readonly socket: Socket,
     udpPort: number,
-    locatorPerSecond: number,
-    chatPerSecond = 0,
+    limits: ClientPacketLimits,
   ) {
     this.name = identity.name;
     this.model = identity.model;
@@ -79,8 +89,8 @@ export class GhostClient implements ClientIdentity {
     this.tcpOnly = identity.tcpOnly;
     this.udpAddress = socket.remoteAddress ?? address;
     this.udpPort = udpPort;
-    this.locatorLimiter = new SlidingWindowLimiter(locatorPerSecond, 1000);
-    this.chatLimiter = chatPerSecond > 0 ? new SlidingWindowLimiter(chatPerSecond, 1000) : undefined;
+    this.announcedUdpPort = udpPort;
+    this.limits = limits;
   }
 
   get sendBacklog(): number {

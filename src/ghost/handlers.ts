@@ -1,38 +1,36 @@
 /**
  * What the server does with each packet from a client that has joined, one function per packet
- * type. By the time a handler runs, the packet has been decoded and its id checked against the
- * connection (TCP) or source address (UDP) it came from. `payload` is the packet as received,
- * so relays forward the client's exact bytes.
+ * type. By the time a handler runs, the packet has passed its sender's rate limit, has been
+ * decoded, and its id has been checked against the connection (TCP) or the pinned endpoint (UDP)
+ * it came from (inbound.ts). `payload` is the packet as received, so relays forward the client's
+ * exact bytes.
  */
 import type { GhostClient } from './client.js';
-import type { DropCode } from './stats.js';
 import type { ClientPacket } from './protocol/packets.js';
 import { encodeServerPacket, UPDATE_GHOST_OFFSET } from './protocol/packets.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from '../events.js';
+import type { Broadcaster } from './broadcaster.js';
+import type { ChatPipeline } from './chat.js';
+import type { Roster } from './roster.js';
 
 export type Transport = 'tcp' | 'udp';
 
-/** The parts of the server that packet handlers use. */
-export interface HandlerContext {
+/** The collaborators packet handlers talk to. */
+export interface PacketContext {
   readonly log: Logger;
   readonly bus: EventBus;
   readonly voiceGraceMs: number;
-  /** Sends to every joined client but the sender, over TCP. */
-  relayToOthers(sender: GhostClient, payload: Buffer): void;
-  /** Sends to every other client on the sender's map; by UDP to receivers that are not TCP-only when `viaUdp`. */
-  relayToSameMap(sender: GhostClient, payload: Buffer, viaUdp: boolean): void;
-  storeGhost(client: GhostClient, source: Buffer, offset: number): void;
-  reply(client: GhostClient, payload: Buffer): void;
-  removeClient(client: GhostClient, code: DropCode, detail?: string): void;
-  reportViolation(client: GhostClient, kind: string, detail: string): void;
-  /** Passes chat through the chat filters (plugins, chat commands), then relays what is left. */
-  handleChat(client: GhostClient, text: string, payload: Buffer): void;
+  /** Replies and relays. */
+  readonly send: Broadcaster;
+  /** The joined clients: removal, violations, the ghost table. */
+  readonly roster: Roster;
+  readonly chat: ChatPipeline;
 }
 
 type PacketOf<T extends ClientPacket['type']> = Extract<ClientPacket, { type: T }>;
 type Handler<T extends ClientPacket['type']> = (
-  context: HandlerContext,
+  context: PacketContext,
   client: GhostClient,
   packet: PacketOf<T>,
   payload: Buffer,
@@ -49,30 +47,27 @@ export const handlers: { [T in ClientPacket['type']]: Handler<T> } = {
   },
 
   ping(context, client) {
-    context.reply(client, PING_REPLY);
+    context.send.reply(client, PING_REPLY);
   },
 
   connect(context, client) {
-    context.reportViolation(client, 'repeated_connect', 'sent CONNECT again after joining');
+    context.roster.reportViolation(client, 'repeated_connect', 'sent CONNECT again after joining');
   },
 
   disconnect(context, client) {
-    context.removeClient(client, 'left');
+    context.roster.remove(client, 'left');
   },
 
   stop_server(context, client) {
     // The reference server shut down for anyone who asked; this one never does.
-    context.log.warn(
-      { id: client.id, player: client.name, address: client.address },
-      'ignored STOP_SERVER from a client',
-    );
+    context.roster.reportViolation(client, 'stop_server', 'ignored STOP_SERVER from a client');
   },
 
   map_change(context, client, packet, payload) {
     const previousMap = client.map;
     client.map = packet.map;
     context.log.info({ id: client.id, player: client.name, map: packet.map }, 'map change');
-    context.relayToOthers(client, payload);
+    context.send.toOthers(client, payload);
     context.bus.emit('mapChanged', {
       client: client.info(),
       previousMap,
@@ -87,65 +82,57 @@ export const handlers: { [T in ClientPacket['type']]: Handler<T> } = {
   },
 
   message(context, client, packet, payload) {
-    context.handleChat(client, packet.text, payload);
+    context.chat.handle(client, packet.text, payload);
   },
 
   countdown_confirm(context, client, packet) {
     // Answered at once: SAR times this round trip to line everyone's start up.
-    if (packet.step === COUNTDOWN_CONFIRM_STEP) context.reply(client, COUNTDOWN_GO);
+    if (packet.step === COUNTDOWN_CONFIRM_STEP) context.send.reply(client, COUNTDOWN_GO);
   },
 
   update(context, client, _packet, payload) {
-    context.storeGhost(client, payload, UPDATE_GHOST_OFFSET);
+    context.roster.table.update(client.id, payload, UPDATE_GHOST_OFFSET);
   },
 
   speedrun_finish(context, client, packet, payload) {
     context.log.info({ id: client.id, player: client.name, time: packet.time }, 'speedrun finished');
-    context.relayToOthers(client, payload);
+    context.send.toOthers(client, payload);
     context.bus.emit('speedrunFinished', { client: client.info(), time: packet.time });
   },
 
   model_change(context, client, packet, payload) {
     const previousModel = client.model;
     client.model = packet.model;
-    context.relayToOthers(client, payload);
+    context.send.toOthers(client, payload);
     context.bus.emit('modelChanged', { client: client.info(), previousModel });
   },
 
   color_change(context, client, packet, payload) {
     const previousColor = client.color;
     client.color = packet.color;
-    context.relayToOthers(client, payload);
+    context.send.toOthers(client, payload);
     context.bus.emit('colorChanged', { client: client.info(), previousColor });
   },
 
   taunt(context, client, _packet, payload) {
-    context.relayToSameMap(client, payload, false);
+    context.send.toSameMap(client, payload, false);
   },
 
   locator(context, client, _packet, payload) {
-    if (!client.locatorLimiter.tryAcquire(performance.now())) {
-      context.reportViolation(
-        client,
-        'locator_rate',
-        'sent more locators than the per-second limit; extra ones dropped',
-      );
-      return;
-    }
-    context.relayToSameMap(client, payload, false);
+    context.send.toSameMap(client, payload, false);
   },
 
   voice(context, client, _packet, payload) {
     // SAR crashes on voice from an id it has not been told about yet. The CONNECT broadcast goes
     // by TCP and voice by UDP, which can overtake it, so a newcomer's voice waits a moment.
     if (performance.now() - client.announcedAt < context.voiceGraceMs) return;
-    context.relayToSameMap(client, payload, true);
+    context.send.toSameMap(client, payload, true);
   },
 };
 
 /** Dispatches a decoded packet to its handler (keeps the mapped type in one place). */
 export function handlePacket(
-  context: HandlerContext,
+  context: PacketContext,
   client: GhostClient,
   packet: ClientPacket,
   payload: Buffer,

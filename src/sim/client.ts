@@ -358,6 +358,17 @@ export class SimClient extends EventEmitter {
     this.sendTcp({ type: 'ping', id: this.id });
   }
 
+  /**
+   * Sends a PING and resolves when its answer arrives. TCP keeps order both ways, so by then the
+   * server has handled everything this client sent before, and everything the server sent this
+   * client before answering has arrived: a barrier, instead of sleeping and hoping.
+   */
+  async roundTrip(timeoutMs = 2000): Promise<void> {
+    const since = this.mark();
+    this.ping();
+    await this.waitFor((packet) => packet.type === 'ping', timeoutMs, since);
+  }
+
   /** Says goodbye like SAR's ghost_disconnect, then closes. */
   disconnect(): void {
     this.sendTcp({ type: 'disconnect', id: this.id });
