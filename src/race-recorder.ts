@@ -1,27 +1,24 @@
 /**
  * Keeps the race history: a countdown opens a race, and every speedrun finish until the next
  * countdown is stored with it. Runs with or without Discord; `results` reads what it stored.
- * A failed write (a full disk) is logged and skipped — results are not worth stopping a race for.
+ *
+ * Nothing here waits for the disk: the writes are queued to the database's write thread in the
+ * order the events happen, and a finish that follows a countdown names the race by the token
+ * `start` returned, so it is stored with that race's id even if the race is not committed yet.
+ * A failed write (a full disk) is logged once by the store and skipped — results are not worth
+ * stopping a race for; the finishes of a race that could not be stored are kept without a race.
  */
-import type { Store } from './db/database.js';
+import type { RaceRef, Store } from './db/database.js';
 import type { EventBus } from './events.js';
-import type { Logger } from './logger.js';
 
-export function recordRaces(bus: EventBus, store: Store, log: Logger): () => void {
-  let currentRace: number | null = store.races.latest()?.id ?? null;
+export function recordRaces(bus: EventBus, store: Store): () => void {
+  const latest = store.races.latest();
+  let currentRace: RaceRef = latest !== undefined ? { id: latest.id } : null;
   const stopCountdowns = bus.on('countdownStarted', ({ duration }) => {
-    try {
-      currentRace = store.races.start(duration).id;
-    } catch (error) {
-      log.warn({ err: error }, 'cannot record the race');
-    }
+    currentRace = store.races.start(duration).race;
   });
   const stopFinishes = bus.on('speedrunFinished', ({ client, time }) => {
-    try {
-      store.races.recordFinish({ raceId: currentRace, player: client.name, clientId: client.id, time });
-    } catch (error) {
-      log.warn({ err: error }, 'cannot record a finish');
-    }
+    void store.races.recordFinish({ race: currentRace, player: client.name, clientId: client.id, time });
   });
   return () => {
     stopCountdowns();

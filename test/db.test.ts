@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DatabaseError, openDatabase, parseFinishTime, type Store } from '../src/db/database.js';
+import { DatabaseError, openDatabase, parseFinishTime, type AuditEntry, type Store } from '../src/db/database.js';
 
 let dir: string;
 let dbPath: string;
@@ -18,8 +18,8 @@ beforeEach(() => {
   dbPath = join(dir, 'data', 'ghosting.db');
 });
 
-afterEach(() => {
-  for (const store of opened.splice(0)) store.close();
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((store) => store.close()));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -29,9 +29,11 @@ function open(path = dbPath): Store {
   return store;
 }
 
-function reopen(store: Store): Store {
-  store.close();
-  return open(store.path);
+async function reopen(store: Store): Promise<Store> {
+  await store.close();
+  const again = open(store.path);
+  await again.ready();
+  return again;
 }
 
 /** A second, raw connection to look at the file or tamper with it the way another process could. */
@@ -54,9 +56,9 @@ const journal = JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.json',
 };
 
 describe('opening', () => {
-  it('creates the directory and file, applies every migration once, and uses WAL', () => {
+  it('creates the directory and file, applies every migration once, and uses WAL', async () => {
     expect(existsSync(join(dir, 'data'))).toBe(false);
-    reopen(open());
+    await reopen(open());
     const db = raw();
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -71,9 +73,9 @@ describe('opening', () => {
     }
   });
 
-  it('opens a throwaway ":memory:" database', () => {
+  it('opens a throwaway ":memory:" database', async () => {
     const store = open(':memory:');
-    store.bans.add({ name: 'Player', createdBy: 'test' });
+    await store.bans.add({ name: 'Player', createdBy: 'test' });
     expect(store.bans.list()).toHaveLength(1);
     expect(store.path).toBe(':memory:');
     expect(existsSync(':memory:')).toBe(false);
@@ -108,8 +110,8 @@ describe('opening', () => {
     expect(existsSync(`${dbPath}-wal`)).toBe(false);
   });
 
-  it('refuses a database written by a newer version', () => {
-    open().close();
+  it('refuses a database written by a newer version', async () => {
+    await open().close();
     const db = raw();
     db.prepare('INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)').run('future', 8_000_000_000_000);
     db.close();
@@ -125,28 +127,29 @@ describe('opening', () => {
     };
     const store = built.openDatabase(dbPath);
     opened.push(store);
-    store.bans.add({ name: 'Player', createdBy: 'test' });
+    await store.bans.add({ name: 'Player', createdBy: 'test' });
     expect(store.bans.list()).toHaveLength(1);
   });
 
-  it('throws a DatabaseError after close, and close can be called twice', () => {
+  it('fails reads and writes with a DatabaseError after close, and close can be called twice', async () => {
     const store = open();
-    store.close();
-    store.close();
+    await store.close();
+    await store.close();
     expect(() => store.bans.list()).toThrow(DatabaseError);
-    expect(() => store.audit.record({ actor: 'a', source: 'console', action: 'x' })).toThrow(
-      new RegExp(`^database ${dbPath}: write failed: `),
+    await expect(store.bans.add({ name: 'Late', createdBy: 'test' })).rejects.toThrow(
+      new RegExp(`^database ${dbPath} is closed$`),
     );
+    expect(await store.audit.record({ actor: 'a', source: 'console', action: 'x' })).toBeUndefined();
   });
 });
 
 describe('bans', () => {
-  it('match by ip or by exact name, until they expire', () => {
+  it('match by ip or by exact name, until they expire', async () => {
     const { bans } = open();
     const now = new Date('2030-01-01T00:00:00Z');
     const later = new Date('2030-01-01T01:00:00Z');
-    const byIp = bans.add({ ip: '10.0.0.1', reason: 'griefing', createdBy: 'admin' });
-    const byName = bans.add({ name: 'Cheater', createdBy: 'admin', expiresAt: new Date(now.getTime() + 60_000) });
+    const byIp = await bans.add({ ip: '10.0.0.1', reason: 'griefing', createdBy: 'admin' });
+    const byName = await bans.add({ name: 'Cheater', createdBy: 'admin', expiresAt: new Date(now.getTime() + 60_000) });
 
     expect(bans.findActive('10.0.0.1', 'Anyone', now)?.id).toBe(byIp.id);
     expect(bans.findActive('10.0.0.2', 'Cheater', now)?.id).toBe(byName.id);
@@ -158,50 +161,50 @@ describe('bans', () => {
     expect(bans.list(later).map((ban) => ban.id)).toEqual([byIp.id]);
   });
 
-  it('are stored with every field', () => {
+  it('are stored with every field', async () => {
     const { bans } = open();
     const expiresAt = new Date(Date.now() + 3_600_000);
     const before = Date.now();
-    const ban = bans.add({ ip: '10.0.0.1', name: 'Both', reason: 'spam', createdBy: 'console', expiresAt });
+    const ban = await bans.add({ ip: '10.0.0.1', name: 'Both', reason: 'spam', createdBy: 'console', expiresAt });
     expect(ban).toMatchObject({ ip: '10.0.0.1', name: 'Both', reason: 'spam', createdBy: 'console', expiresAt });
     expect(ban.createdAt.getTime()).toBeGreaterThanOrEqual(before);
     expect(bans.list()).toEqual([ban]);
-    expect(bans.add({ name: 'Permanent', createdBy: 'console' })).toMatchObject({
+    expect(await bans.add({ name: 'Permanent', createdBy: 'console' })).toMatchObject({
       ip: null,
       reason: null,
       expiresAt: null,
     });
   });
 
-  it('need an ip or a name', () => {
+  it('need an ip or a name', async () => {
     const { bans } = open();
-    expect(() => bans.add({ createdBy: 'admin' })).toThrow(RangeError);
-    expect(() => bans.add({ ip: '', name: '', createdBy: 'admin' })).toThrow(RangeError);
+    await expect(bans.add({ createdBy: 'admin' })).rejects.toThrow(RangeError);
+    await expect(bans.add({ ip: '', name: '', createdBy: 'admin' })).rejects.toThrow(RangeError);
     expect(bans.list()).toEqual([]);
   });
 
-  it('are removed by ip, by name and by id', () => {
+  it('are removed by ip, by name and by id', async () => {
     const { bans } = open();
     const now = new Date();
-    bans.add({ ip: '10.0.0.1', createdBy: 'a' });
-    bans.add({ ip: '10.0.0.1', name: 'Twice', createdBy: 'a' });
-    bans.add({ ip: '10.0.0.1', createdBy: 'a', expiresAt: new Date(now.getTime() - 1000) });
-    const keep = bans.add({ name: 'Other', createdBy: 'a' });
-    const byName = bans.add({ name: 'Named', createdBy: 'a' });
+    await bans.add({ ip: '10.0.0.1', createdBy: 'a' });
+    await bans.add({ ip: '10.0.0.1', name: 'Twice', createdBy: 'a' });
+    await bans.add({ ip: '10.0.0.1', createdBy: 'a', expiresAt: new Date(now.getTime() - 1000) });
+    const keep = await bans.add({ name: 'Other', createdBy: 'a' });
+    const byName = await bans.add({ name: 'Named', createdBy: 'a' });
 
-    expect(bans.removeByIp('10.0.0.1', now)).toBe(2); // the expired one is deleted but not counted
-    expect(bans.removeByIp('10.0.0.1', now)).toBe(0);
-    expect(bans.removeByName('Named')).toBe(1);
-    expect(bans.removeById(byName.id)).toBe(false);
+    expect(await bans.removeByIp('10.0.0.1', now)).toBe(2); // the expired one is deleted but not counted
+    expect(await bans.removeByIp('10.0.0.1', now)).toBe(0);
+    expect(await bans.removeByName('Named')).toBe(1);
+    expect(await bans.removeById(byName.id)).toBe(false);
     expect(bans.list().map((ban) => ban.id)).toEqual([keep.id]);
-    expect(bans.removeById(keep.id)).toBe(true);
+    expect(await bans.removeById(keep.id)).toBe(true);
     expect(bans.list()).toEqual([]);
   });
 
-  it('survive close and reopen', () => {
+  it('survive close and reopen', async () => {
     const store = open();
-    const ban = store.bans.add({ ip: '10.0.0.1', name: 'Kept', reason: 'r', createdBy: 'c' });
-    expect(reopen(store).bans.list()).toEqual([ban]);
+    const ban = await store.bans.add({ ip: '10.0.0.1', name: 'Kept', reason: 'r', createdBy: 'c' });
+    expect((await reopen(store)).bans.list()).toEqual([ban]);
   });
 });
 
@@ -212,91 +215,115 @@ describe('whitelist', () => {
     expect(whitelist.allows('Anyone', '10.0.0.9')).toBe(true);
   });
 
-  it('when enabled, allows only a listed name (exact) or ip', () => {
+  it('when enabled, allows only a listed name (exact) or ip', async () => {
     const { whitelist } = open();
-    expect(whitelist.add('name', 'Friend', 'admin')).toBe(true);
-    expect(whitelist.add('ip', '10.0.0.5', 'admin')).toBe(true);
-    whitelist.setEnabled(true);
+    expect(await whitelist.add('name', 'Friend', 'admin')).toBe(true);
+    expect(await whitelist.add('ip', '10.0.0.5', 'admin')).toBe(true);
+    await whitelist.setEnabled(true);
     expect(whitelist.isEnabled()).toBe(true);
     expect(whitelist.allows('Friend', '10.0.0.9')).toBe(true);
     expect(whitelist.allows('Stranger', '10.0.0.5')).toBe(true);
     expect(whitelist.allows('friend', '10.0.0.9')).toBe(false);
     // A name entry does not match an ip and the other way round.
     expect(whitelist.allows('10.0.0.5', 'Friend')).toBe(false);
-    whitelist.setEnabled(false);
+    await whitelist.setEnabled(false);
     expect(whitelist.allows('Stranger', '10.0.0.9')).toBe(true);
   });
 
-  it('adds each entry once and removes it', () => {
+  it('adds each entry once and removes it', async () => {
     const { whitelist } = open();
-    expect(whitelist.add('name', 'Friend', 'first')).toBe(true);
-    expect(whitelist.add('name', 'Friend', 'second')).toBe(false);
-    expect(whitelist.add('ip', 'Friend', 'third')).toBe(true);
+    expect(await whitelist.add('name', 'Friend', 'first')).toBe(true);
+    expect(await whitelist.add('name', 'Friend', 'second')).toBe(false);
+    expect(await whitelist.add('ip', 'Friend', 'third')).toBe(true);
     expect(whitelist.list().map(({ kind, value, addedBy }) => ({ kind, value, addedBy }))).toEqual([
       { kind: 'name', value: 'Friend', addedBy: 'first' },
       { kind: 'ip', value: 'Friend', addedBy: 'third' },
     ]);
-    expect(whitelist.remove('name', 'Friend')).toBe(true);
-    expect(whitelist.remove('name', 'Friend')).toBe(false);
+    expect(await whitelist.remove('name', 'Friend')).toBe(true);
+    expect(await whitelist.remove('name', 'Friend')).toBe(false);
     expect(whitelist.list().map((entry) => entry.kind)).toEqual(['ip']);
   });
 
-  it('keeps its entries and its switch across close and reopen', () => {
+  it('keeps its entries and its switch across close and reopen', async () => {
     const store = open();
-    store.whitelist.add('name', 'Friend', 'admin');
-    store.whitelist.setEnabled(true);
+    await store.whitelist.add('name', 'Friend', 'admin');
+    await store.whitelist.setEnabled(true);
     const entries = store.whitelist.list();
     expect(entries[0]?.addedAt).toBeInstanceOf(Date);
-    const again = reopen(store);
+    const again = await reopen(store);
     expect(again.whitelist.isEnabled()).toBe(true);
     expect(again.whitelist.list()).toEqual(entries);
     expect(again.whitelist.allows('Stranger', '10.0.0.9')).toBe(false);
-    again.whitelist.setEnabled(false);
-    expect(reopen(again).whitelist.isEnabled()).toBe(false);
+    await again.whitelist.setEnabled(false);
+    expect((await reopen(again)).whitelist.isEnabled()).toBe(false);
   });
 });
 
 describe('audit log', () => {
-  it('records entries and returns the latest first', () => {
+  it('records entries and returns the latest first', async () => {
     const store = open();
     const before = Date.now();
-    store.audit.record({ actor: 'admin', source: 'console', action: 'ban', detail: 'ip 10.0.0.1' });
-    store.audit.record({ actor: 'mod#1234', source: 'discord', action: 'kick' });
-    store.audit.record({ actor: 'admin', source: 'console', action: 'whitelist on' });
-    const recent = reopen(store).audit.recent();
-    expect(recent.map(({ actor, source, action, detail }) => ({ actor, source, action, detail }))).toEqual([
+    void store.audit.record({ actor: 'admin', source: 'console', action: 'ban', detail: 'ip 10.0.0.1' });
+    void store.audit.record({ actor: 'mod#1234', source: 'discord', action: 'kick' });
+    void store.audit.record({ actor: 'admin', source: 'console', action: 'whitelist on' });
+    const expected = [
       { actor: 'admin', source: 'console', action: 'whitelist on', detail: null },
       { actor: 'mod#1234', source: 'discord', action: 'kick', detail: null },
       { actor: 'admin', source: 'console', action: 'ban', detail: 'ip 10.0.0.1' },
-    ]);
+    ];
+    const summary = (entries: AuditEntry[]) =>
+      entries.map(({ actor, source, action, detail }) => ({ actor, source, action, detail }));
+    // Seen at once, while still being written...
+    expect(summary(store.audit.recent())).toEqual(expected);
+    // ...and stored (close commits what is queued).
+    const recent = (await reopen(store)).audit.recent();
+    expect(summary(recent)).toEqual(expected);
+    expect(recent.every((entry) => entry.id > 0)).toBe(true);
     expect(recent[2]!.at.getTime()).toBeGreaterThanOrEqual(before);
   });
 
-  it('limits how many entries it returns', () => {
+  it('shows each entry once, whether it is being written, committed, or both', async () => {
     const { audit } = open();
-    for (let i = 0; i < 5; i++) audit.record({ actor: 'a', source: 'plugin', action: `action ${i}` });
+    const ids: Promise<number | undefined>[] = [];
+    for (let i = 0; i < 5; i++) ids.push(audit.record({ actor: 'a', source: 'plugin', action: `action ${i}` }));
+    const seen = new Set<string>();
+    // Read on every turn of the event loop until every entry is committed.
+    let done = false;
+    void Promise.all(ids).then(() => (done = true));
+    while (!done) {
+      const actions = audit.recent(10).map((entry) => entry.action);
+      expect(actions).toEqual(['action 4', 'action 3', 'action 2', 'action 1', 'action 0']);
+      seen.add(
+        audit
+          .recent(10)
+          .map((entry) => entry.id)
+          .join(),
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     expect(audit.recent(2).map((entry) => entry.action)).toEqual(['action 4', 'action 3']);
+    expect(audit.recent(2).every((entry) => entry.id > 0)).toBe(true);
     expect(audit.recent(0)).toEqual([]);
   });
 });
 
 describe('failed writes', () => {
-  it('throw a DatabaseError naming the file and roll the whole write back', () => {
+  it('reject with a DatabaseError naming the file and roll that write back', async () => {
     const store = open();
-    const first = store.bans.add({ ip: '10.0.0.1', createdBy: 'a' });
-    const second = store.bans.add({ ip: '10.0.0.1', createdBy: 'a' });
+    const first = await store.bans.add({ ip: '10.0.0.1', createdBy: 'a' });
+    const second = await store.bans.add({ ip: '10.0.0.1', createdBy: 'a' });
     // Another process makes deleting the second row fail part-way through the statement. RAISE(FAIL)
-    // keeps what the statement already did, so only the transaction can bring the first row back.
+    // keeps what the statement already did, so only the savepoint can bring the first row back.
     const db = raw();
     db.exec(`CREATE TRIGGER refuse BEFORE DELETE ON bans WHEN old.id = ${second.id}
              BEGIN SELECT RAISE(FAIL, 'simulated failure'); END`);
     db.close();
 
-    expect(() => store.bans.removeByIp('10.0.0.1')).toThrow(
+    await expect(store.bans.removeByIp('10.0.0.1')).rejects.toThrow(
       new RegExp(`^database ${dbPath}: write failed: SQLITE_CONSTRAINT_TRIGGER \\(simulated failure\\)$`),
     );
     expect(store.bans.list()).toEqual([first, second]);
-    expect(reopen(store).bans.list()).toEqual([first, second]);
+    expect((await reopen(store)).bans.list()).toEqual([first, second]);
   });
 });
 
@@ -308,25 +335,50 @@ describe('finish times, grants and races', () => {
     expect(parseFinishTime('DNF')).toBeNull();
   });
 
-  it('keeps the highest level granted to a user or any of their roles, across a reopen', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'ghosting-grants-')), 'g.db');
-    const first = openDatabase(path);
-    first.grants.grant('role', '111111111111111111', 'moderator', 'test');
-    first.grants.grant('user', '222222222222222222', 'admin', 'test');
-    first.grants.grant('role', '333333333333333333', 'admin', 'test');
-    first.grants.grant('role', '333333333333333333', 'everyone', 'test'); // replaces
-    first.close();
-    const store = openDatabase(path);
-    try {
-      expect(store.grants.levelFor('999999999999999999', ['111111111111111111'])).toBe('moderator');
-      expect(store.grants.levelFor('222222222222222222', [])).toBe('admin');
-      expect(store.grants.levelFor('999999999999999999', ['333333333333333333'])).toBe('everyone');
-      expect(store.grants.list()).toHaveLength(3);
-      expect(store.grants.revoke('role', '111111111111111111')).toBe(true);
-      expect(store.grants.revoke('role', '111111111111111111')).toBe(false);
-      expect(store.grants.levelFor('999999999999999999', ['111111111111111111'])).toBe('everyone');
-    } finally {
-      store.close();
-    }
+  it('keeps the highest level granted to a user or any of their roles, across a reopen', async () => {
+    const first = open();
+    await first.grants.grant('role', '111111111111111111', 'moderator', 'test');
+    await first.grants.grant('user', '222222222222222222', 'admin', 'test');
+    await first.grants.grant('role', '333333333333333333', 'admin', 'test');
+    await first.grants.grant('role', '333333333333333333', 'everyone', 'test'); // replaces
+    const store = await reopen(first);
+    expect(store.grants.levelFor('999999999999999999', ['111111111111111111'])).toBe('moderator');
+    expect(store.grants.levelFor('222222222222222222', [])).toBe('admin');
+    expect(store.grants.levelFor('999999999999999999', ['333333333333333333'])).toBe('everyone');
+    expect(store.grants.list()).toHaveLength(3);
+    expect(await store.grants.revoke('role', '111111111111111111')).toBe(true);
+    expect(await store.grants.revoke('role', '111111111111111111')).toBe(false);
+    expect(store.grants.levelFor('999999999999999999', ['111111111111111111'])).toBe('everyone');
+  });
+
+  it('stores finishes with the race started before them, even before that race is committed', async () => {
+    const store = open();
+    const before = store.races.start(5);
+    const early = store.races.recordFinish({ race: before.race, player: 'A', clientId: 1, time: '1:00.000' });
+    const next = store.races.start(10);
+    const finishes = [
+      store.races.recordFinish({ race: next.race, player: 'B', clientId: 2, time: '59.500' }),
+      store.races.recordFinish({ race: next.race, player: 'C', clientId: 3, time: 'DNF' }),
+      store.races.recordFinish({ race: next.race, player: 'D', clientId: 4, time: '58.000' }),
+    ];
+    const [first, second] = [await before.stored, await next.stored];
+    expect((await early)?.raceId).toBe(first!.id);
+    for (const finish of finishes) expect((await finish)?.raceId).toBe(second!.id);
+    expect(store.races.latest()).toEqual(second);
+    expect(store.races.results(second!.id).map((finish) => finish.player)).toEqual(['D', 'B', 'C']);
+    const stored = await store.races.recordFinish({ race: { id: first!.id }, player: 'E', clientId: 5, time: '1.0' });
+    expect(stored).toMatchObject({ raceId: first!.id, timeMs: 1000 });
+  });
+
+  it('keeps the finishes of a race that could not be stored, without a race', async () => {
+    const store = open();
+    const db = raw();
+    db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON races BEGIN SELECT RAISE(ABORT, 'no races today'); END`);
+    db.close();
+    const { race, stored } = store.races.start(3);
+    const finish = store.races.recordFinish({ race, player: 'A', clientId: 1, time: '10.000' });
+    expect(await stored).toBeUndefined();
+    expect(await finish).toMatchObject({ raceId: null, player: 'A' });
+    expect(store.races.latest()).toBeUndefined();
   });
 });

@@ -5,6 +5,7 @@
 import { and, asc, eq, gt, isNull, or, type SQL } from 'drizzle-orm';
 import type { Connection } from './connection.js';
 import { bans } from './schema.js';
+import type { Writer } from './writer.js';
 
 export type Ban = typeof bans.$inferSelect;
 
@@ -18,19 +19,23 @@ export interface NewBan {
   expiresAt?: Date | null;
 }
 
+/**
+ * Reads return at once from the main thread's connection. Writes resolve once committed (a
+ * command can then say "Banned") and reject with a DatabaseError if they are not.
+ */
 export interface BanStore {
-  /** Needs a non-empty ip or name (RangeError otherwise). Returns the stored ban with its id. */
-  add(ban: NewBan): Ban;
+  /** Needs a non-empty ip or name (rejects with a RangeError otherwise). Resolves with the stored ban. */
+  add(ban: NewBan): Promise<Ban>;
   /** Active bans (permanent or not yet expired), oldest first. */
   list(now?: Date): Ban[];
   /** The oldest active ban matching this ip OR this name, if any. */
   findActive(ip: string, name: string, now?: Date): Ban | undefined;
-  /** Deletes every ban on this ip; returns how many of them were active (what list() showed). */
-  removeByIp(ip: string, now?: Date): number;
-  /** Deletes every ban on this name; returns how many of them were active. */
-  removeByName(name: string, now?: Date): number;
+  /** Deletes every ban on this ip; resolves with how many of them were active (what list() showed). */
+  removeByIp(ip: string, now?: Date): Promise<number>;
+  /** Deletes every ban on this name; resolves with how many of them were active. */
+  removeByName(name: string, now?: Date): Promise<number>;
   /** Deletes the ban with this id; false if there was none. */
-  removeById(id: number): boolean;
+  removeById(id: number): Promise<boolean>;
 }
 
 function activeAt(now: Date): SQL {
@@ -41,22 +46,10 @@ function orNull(value: string | null | undefined): string | null {
   return value === undefined || value === '' ? null : value;
 }
 
-export function createBanStore(connection: Connection): BanStore {
+export function createBanStore(connection: Connection, writer: Writer): BanStore {
   const { orm } = connection;
-
-  const removeWhere = (match: SQL, now: Date): number =>
-    connection.write(() => {
-      const active = orm
-        .select({ id: bans.id })
-        .from(bans)
-        .where(and(match, activeAt(now)))
-        .all().length;
-      orm.delete(bans).where(match).run();
-      return active;
-    });
-
   return {
-    add(ban) {
+    async add(ban) {
       const ip = orNull(ban.ip);
       const name = orNull(ban.name);
       if (ip === null && name === null) throw new RangeError('a ban needs an ip or a name');
@@ -71,7 +64,7 @@ export function createBanStore(connection: Connection): BanStore {
         createdAt: new Date(),
         expiresAt: ban.expiresAt ?? null,
       };
-      return connection.write(() => orm.insert(bans).values(row).returning().get());
+      return writer.run('bans.add', row);
     },
 
     list(now = new Date()) {
@@ -90,11 +83,8 @@ export function createBanStore(connection: Connection): BanStore {
       );
     },
 
-    removeByIp: (ip, now = new Date()) => removeWhere(eq(bans.ip, ip), now),
-    removeByName: (name, now = new Date()) => removeWhere(eq(bans.name, name), now),
-
-    removeById(id) {
-      return connection.write(() => orm.delete(bans).where(eq(bans.id, id)).run().changes > 0);
-    },
+    removeByIp: (ip, now = new Date()) => writer.run('bans.remove', { by: 'ip', value: ip, now }),
+    removeByName: (name, now = new Date()) => writer.run('bans.remove', { by: 'name', value: name, now }),
+    removeById: (id) => writer.run('bans.removeById', { id }),
   };
 }

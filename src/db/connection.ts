@@ -1,9 +1,13 @@
 /**
- * One open SQLite file: the better-sqlite3 handle, the drizzle wrapper over it, and the two ways
- * the stores touch it (read, write) so that every failure becomes a DatabaseError naming the file.
+ * One open SQLite file: the better-sqlite3 handle, the drizzle wrapper over it, and a guarded
+ * `read` so that every failure becomes a DatabaseError naming the file.
+ *
+ * Two connections are open on the database: the main thread's, which applies migrations at
+ * start-up and then only reads (`query_only`), and the write thread's (src/db/write-worker.ts),
+ * which makes every change. Both use the same pragmas, set here.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { DatabaseError, describeError, guarded } from './errors.js';
@@ -15,13 +19,6 @@ export interface Connection {
   readonly path: string;
   readonly sqlite: BetterSqlite3.Database;
   readonly orm: Orm;
-  /**
-   * Runs `work` in one IMMEDIATE transaction (the write lock is taken up front, so two processes
-   * cannot deadlock upgrading a read lock). If anything fails — SQLITE_FULL, SQLITE_IOERR, a
-   * constraint — the transaction is rolled back, leaving the file unchanged, and a DatabaseError
-   * is thrown. `work` must be synchronous.
-   */
-  write<T>(work: () => T): T;
   /** Runs a query, turning failures (closed handle, I/O error, corruption) into a DatabaseError. */
   read<T>(work: () => T): T;
 }
@@ -29,30 +26,64 @@ export interface Connection {
 /** How long a statement waits for another process holding the lock before SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
 
-function isInMemory(path: string): boolean {
-  return path === ':memory:' || path === '';
+/**
+ * Creates a directory and its missing parents, one level at a time. (Node's recursive mkdir
+ * loops forever where mkdir fails with ENOENT under an existing parent, as in /proc.) Says
+ * plainly which directory could not be made and why.
+ */
+export function makeDirectory(directory: string): void {
+  const missing: string[] = [];
+  for (let current = resolve(directory); ;) {
+    let stats;
+    try {
+      stats = statSync(current);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (stats !== undefined) {
+      if (!stats.isDirectory()) throw new Error(`ENOTDIR (${current} is not a directory)`);
+      break;
+    }
+    missing.push(current);
+    const parent = dirname(current);
+    if (parent === current) break;
+    current = parent;
+  }
+  for (const path of missing.reverse()) {
+    try {
+      mkdirSync(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && statSync(path).isDirectory()) continue;
+      throw new Error(`${code ?? 'error'} (cannot create directory ${path})`, { cause: error });
+    }
+  }
 }
 
-/** mkdir -p of the file's directory; says plainly when part of that path is a regular file. */
-function createParentDirectory(path: string): void {
-  const directory = dirname(path);
+/** Which file a path names now: device and inode, or undefined when there is none. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+}
+
+export function identityOf(path: string): FileIdentity | undefined {
   try {
-    mkdirSync(directory, { recursive: true });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' || code === 'ENOTDIR') throw new Error(`${code} (${directory} is not a directory)`);
-    throw error;
+    const stats = statSync(path);
+    return { dev: stats.dev, ino: stats.ino };
+  } catch {
+    return undefined;
   }
 }
 
 /**
  * Opens (creating if needed) the file and sets the pragmas. Migrations are applied separately.
  * Throws DatabaseError "cannot open database <path>: <reason>"; the handle is closed on failure.
+ * `label` is the path as the operator wrote it, used in messages.
  */
-export function openConnection(path: string): Connection {
+export function openConnection(path: string, label = path): Connection {
   let sqlite: BetterSqlite3.Database | undefined;
   try {
-    if (!isInMemory(path)) createParentDirectory(path);
+    makeDirectory(dirname(path));
     sqlite = new BetterSqlite3(path);
     // The first statement reads the header, so a file that is not SQLite fails here (SQLITE_NOTADB).
     sqlite.pragma('journal_mode = WAL');
@@ -62,14 +93,13 @@ export function openConnection(path: string): Connection {
     sqlite.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   } catch (error) {
     sqlite?.close();
-    throw new DatabaseError(`cannot open database ${path}: ${describeError(error)}`, { cause: error });
+    throw new DatabaseError(`cannot open database ${label}: ${describeError(error)}`, { cause: error });
   }
   const handle = sqlite;
   return {
-    path,
+    path: label,
     sqlite: handle,
     orm: drizzle({ client: handle, schema }),
-    write: (work) => guarded(path, 'write', () => handle.transaction(work).immediate()),
-    read: (work) => guarded(path, 'read', work),
+    read: (work) => guarded(label, 'read', work),
   };
 }

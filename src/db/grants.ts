@@ -5,16 +5,18 @@
 import { and, asc, eq, inArray, or } from 'drizzle-orm';
 import type { Connection } from './connection.js';
 import { discordGrants, PERMISSION_LEVELS, type GrantSubject } from './schema.js';
+import type { Writer } from './writer.js';
 
 export type PermissionLevel = (typeof PERMISSION_LEVELS)[number];
 export type Grant = typeof discordGrants.$inferSelect;
 export type { GrantSubject };
 
+/** Reads return at once; writes resolve once committed and reject with a DatabaseError if not. */
 export interface GrantStore {
   /** Sets the level of a role or user (replacing any earlier grant). */
-  grant(subject: GrantSubject, subjectId: string, level: PermissionLevel, grantedBy: string): void;
+  grant(subject: GrantSubject, subjectId: string, level: PermissionLevel, grantedBy: string): Promise<void>;
   /** Removes the grant of a role or user; false if it had none. */
-  revoke(subject: GrantSubject, subjectId: string): boolean;
+  revoke(subject: GrantSubject, subjectId: string): Promise<boolean>;
   list(): Grant[];
   /** The highest level granted to this user directly or to any of these roles. */
   levelFor(userId: string, roleIds: readonly string[]): PermissionLevel;
@@ -22,22 +24,15 @@ export interface GrantStore {
 
 const RANK: Record<PermissionLevel, number> = { everyone: 0, moderator: 1, admin: 2 };
 
-export function createGrantStore(connection: Connection): GrantStore {
+export function createGrantStore(connection: Connection, writer: Writer): GrantStore {
   const { orm } = connection;
   const matches = (subject: GrantSubject, subjectId: string) =>
     and(eq(discordGrants.subject, subject), eq(discordGrants.subjectId, subjectId));
   return {
-    grant(subject, subjectId, level, grantedBy) {
-      const row = { subject, subjectId, level, grantedBy, grantedAt: new Date() };
-      connection.write(() => {
-        orm.delete(discordGrants).where(matches(subject, subjectId)).run();
-        orm.insert(discordGrants).values(row).run();
-      });
-    },
+    grant: (subject, subjectId, level, grantedBy) =>
+      writer.run('grants.grant', { subject, subjectId, level, grantedBy, grantedAt: new Date() }),
 
-    revoke(subject, subjectId) {
-      return connection.write(() => orm.delete(discordGrants).where(matches(subject, subjectId)).run().changes > 0);
-    },
+    revoke: (subject, subjectId) => writer.run('grants.revoke', { subject, subjectId }),
 
     list() {
       return connection.read(() => orm.select().from(discordGrants).orderBy(asc(discordGrants.id)).all());

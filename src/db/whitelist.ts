@@ -4,7 +4,9 @@
  */
 import { and, asc, eq, or } from 'drizzle-orm';
 import type { Connection } from './connection.js';
+import { WHITELIST_ENABLED_KEY } from './operations.js';
 import { settings, whitelistEntries, type WhitelistKind } from './schema.js';
+import type { Writer } from './writer.js';
 
 export type { WhitelistKind };
 
@@ -15,22 +17,23 @@ export interface WhitelistEntry {
   addedAt: Date;
 }
 
+/** Reads return at once; writes resolve once committed and reject with a DatabaseError if not. */
 export interface WhitelistStore {
   isEnabled(): boolean;
-  setEnabled(enabled: boolean): void;
+  setEnabled(enabled: boolean): Promise<void>;
   /** false if this entry was already there (its addedBy/addedAt are kept). */
-  add(kind: WhitelistKind, value: string, addedBy: string): boolean;
+  add(kind: WhitelistKind, value: string, addedBy: string): Promise<boolean>;
   /** false if there was no such entry. */
-  remove(kind: WhitelistKind, value: string): boolean;
+  remove(kind: WhitelistKind, value: string): Promise<boolean>;
   /** Every entry, oldest first. */
   list(): WhitelistEntry[];
   /** true when the whitelist is disabled, or when the name or the ip is listed (names exact). */
   allows(name: string, ip: string): boolean;
 }
 
-const ENABLED_KEY = 'whitelist_enabled';
+const ENABLED_KEY = WHITELIST_ENABLED_KEY;
 
-export function createWhitelistStore(connection: Connection): WhitelistStore {
+export function createWhitelistStore(connection: Connection, writer: Writer): WhitelistStore {
   const { orm } = connection;
 
   const isEnabled = (): boolean =>
@@ -42,37 +45,9 @@ export function createWhitelistStore(connection: Connection): WhitelistStore {
   return {
     isEnabled,
 
-    setEnabled(enabled) {
-      const value = enabled ? '1' : '0';
-      connection.write(() => {
-        orm
-          .insert(settings)
-          .values({ key: ENABLED_KEY, value })
-          .onConflictDoUpdate({ target: settings.key, set: { value } })
-          .run();
-      });
-    },
-
-    add(kind, value, addedBy) {
-      return connection.write(
-        () =>
-          orm
-            .insert(whitelistEntries)
-            .values({ kind, value, addedBy, addedAt: new Date() })
-            .onConflictDoNothing({ target: [whitelistEntries.kind, whitelistEntries.value] })
-            .run().changes > 0,
-      );
-    },
-
-    remove(kind, value) {
-      return connection.write(
-        () =>
-          orm
-            .delete(whitelistEntries)
-            .where(and(eq(whitelistEntries.kind, kind), eq(whitelistEntries.value, value)))
-            .run().changes > 0,
-      );
-    },
+    setEnabled: (enabled) => writer.run('whitelist.setEnabled', { enabled }),
+    add: (kind, value, addedBy) => writer.run('whitelist.add', { kind, value, addedBy, addedAt: new Date() }),
+    remove: (kind, value) => writer.run('whitelist.remove', { kind, value }),
 
     list() {
       return connection.read(() =>
