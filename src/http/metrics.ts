@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OperationsTarget } from './target.js';
 
-export function createMetrics(app: OperationsTarget): Registry {
+export function createMetrics(app: OperationsTarget, httpErrors: ReadonlyMap<string, number> = new Map()): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ghosting_process_' });
   const { server } = app;
@@ -50,7 +50,7 @@ export function createMetrics(app: OperationsTarget): Registry {
   traffic('in');
   traffic('out');
 
-  const fromMap = (name: string, help: string, label: string, map: Map<string, number>) =>
+  const fromMap = (name: string, help: string, label: string, map: ReadonlyMap<string, number>) =>
     new Counter({
       name,
       help,
@@ -73,6 +73,24 @@ export function createMetrics(app: OperationsTarget): Registry {
       this.inc(stats.skippedBulkUpdates);
     },
   });
+  new Counter({
+    name: 'ghosting_log_dropped_lines_total',
+    help: 'Log lines the log file could not take (full disk, unwritable file) and dropped',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(app.droppedLogLines());
+    },
+  });
+  new Counter({
+    name: 'ghosting_throttled_reads_total',
+    help: 'Times a connection sent more than max_receive_bytes_per_second and was not read for the rest of that second',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats.throttledReads);
+    },
+  });
 
   const ticks = new Histogram({
     name: 'ghosting_tick_duration_seconds',
@@ -82,6 +100,13 @@ export function createMetrics(app: OperationsTarget): Registry {
   });
   stats.onTick = (durationMs) => ticks.observe(durationMs / 1000);
 
+  fromMap(
+    'ghosting_http_errors_total',
+    'HTTP error responses, by code (refused requests and failed commands; see docs/errors.md)',
+    'code',
+    httpErrors,
+  );
+
   new Gauge({
     name: 'ghosting_discord_queue_depth',
     help: 'Messages waiting to be sent to Discord',
@@ -90,5 +115,41 @@ export function createMetrics(app: OperationsTarget): Registry {
       this.set(app.discord.queued);
     },
   });
+
+  // The database's write thread (src/db/writer.ts).
+  new Gauge({
+    name: 'ghosting_db_queued_writes',
+    help: 'Database writes waiting to be committed by the write thread',
+    registers: [registry],
+    collect() {
+      this.set(app.store.writes.queued);
+    },
+  });
+  const writes = (name: string, help: string, count: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(count());
+      },
+    });
+  writes('ghosting_db_committed_writes_total', 'Database writes committed', () => app.store.writes.committed);
+  writes(
+    'ghosting_db_failed_writes_total',
+    'Database writes that failed (the write, its transaction, or the write thread); the log says why',
+    () => app.store.writes.failed,
+  );
+  writes(
+    'ghosting_db_refused_writes_total',
+    'Database writes refused because [database] max_queued_writes were already waiting',
+    () => app.store.writes.refused,
+  );
+  writes(
+    'ghosting_db_write_batches_total',
+    'Transactions the write thread ran, each holding every write queued since the one before',
+    () => app.store.writes.batches,
+  );
   return registry;
 }
