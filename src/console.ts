@@ -2,10 +2,16 @@
  * The interactive console: one command per line from stdin — a terminal or a pipe
  * (`echo "say hi" | ghosting`) — run through the command registry with admin rights, results
  * printed on stdout. Lines run one after another, in order, even when a command is slow.
+ *
+ * Results carry text that players and remote users chose (names, maps, reasons). Commands show
+ * it with `printable` already; as a second guard the console itself never writes a control
+ * character but the newlines between the lines it prints: an ESC, a carriage return or a bidi
+ * override anywhere in a result is printed as an escape (`\x1b`), never sent to the terminal.
  */
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { CONSOLE_INVOKER, type CommandRegistry } from './commands/registry.js';
+import { printableLines } from './text/printable.js';
 
 export interface ConsoleOptions {
   input: Readable;
@@ -30,7 +36,7 @@ export function startConsole<Context>(registry: CommandRegistry<Context>, option
     queue = queue.then(async () => {
       if (line.trim() === '') return prompt();
       const result = await registry.execute(line, CONSOLE_INVOKER);
-      options.output.write(result.ok ? `${result.text}\n` : `error: ${result.text}\n`);
+      options.output.write(`${printableLines(result.ok ? result.text : `error: ${result.text}`)}\n`);
       prompt();
     });
   });

@@ -1,8 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { CommandRegistry, CONSOLE_INVOKER, fail, ok, type Invoker } from '../src/commands/registry.js';
+import { readFileSync } from 'node:fs';
+import {
+  CommandRegistry,
+  CONSOLE_INVOKER,
+  fail,
+  FAILURE_CODES,
+  ok,
+  type FailureCode,
+  type Invoker,
+} from '../src/commands/registry.js';
 import { tokenize } from '../src/commands/tokenize.js';
 import type { SimClient } from '../src/sim/client.js';
+import { oneLine, printable, printableLines } from '../src/text/printable.js';
 import { countPackets, joinApp, sleep, startApp as startTestApp, tempDatabasePath, until } from './helpers.js';
 
 const startApp = (database?: string): Promise<App> =>
@@ -18,6 +28,50 @@ const join = (app: App, name: string, localAddress = '127.0.0.1', spectator = fa
   joinApp(app, name, { localAddress, spectator });
 
 const run = (app: App, line: string) => app.commands.execute(line, CONSOLE_INVOKER);
+
+/** Anything a terminal would act on instead of showing: C0/C1 controls, DEL, bidi controls. */
+const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2066-\u2069\ufeff]/u;
+
+describe('printable text', () => {
+  it('shows controls, ESC, bidi controls and invisible formatting as escapes, on one line', () => {
+    expect(printable('Bob\nFake line')).toBe('Bob\\nFake line');
+    expect(printable('\u001b[31mRed\u001b[0m')).toBe('\\x1b[31mRed\\x1b[0m');
+    expect(printable('a\rb\tc\u0000d\u007fe\u0085f\u009bg')).toBe('a\\rb\\tc\\x00d\\x7fe\\x85f\\x9bg');
+    expect(printable('gnp.\u202eexe')).toBe('gnp.\\u202eexe');
+    expect(printable('\u2066x\u2069\u200ey\u061c')).toBe('\\u2066x\\u2069\\u200ey\\u061c');
+    expect(printable('Al\u200bi\u200dce\u2028\ufeff\u00ad')).toBe('Al\\u200bi\\u200dce\\u2028\\ufeff\\xad');
+    expect(printable('\u3164')).toBe('\\u3164'); // a blank-looking name
+    expect(printable('tag\u{e0041}')).toBe('tag\\u{e0041}');
+    expect(printable('x\ud800y')).toBe('x\\ud800y');
+  });
+
+  it('keeps every script, accents, emoji and the joiners they need readable', () => {
+    for (const name of [
+      'Zoë',
+      'Ærøskøbing',
+      '日本語の名前',
+      'Иван',
+      'مريم',
+      'می‌خواهم',
+      'क्‍ष',
+      '👨‍👩‍👧',
+      '❤️‍🔥',
+      '1️⃣',
+      '\\o/',
+    ]) {
+      expect(printable(name)).toBe(name);
+    }
+  });
+
+  it('is its own printable form, so layers may each apply it', () => {
+    for (const text of ['Bob\nFake', '\u001b[2J', 'a\u202eb', 'x\\ny', 'Al\u200dice']) {
+      expect(printable(printable(text))).toBe(printable(text));
+      expect(printable(text)).not.toMatch(CONTROL);
+    }
+    expect(printableLines('one\ntwo\u001b\r\n')).toBe('one\ntwo\\x1b\\r\n');
+    expect(oneLine`Kicked ${'Bob\nX'} (#${3})\n`).toBe('Kicked Bob\\nX (#3)\n');
+  });
+});
 
 describe('tokenizer', () => {
   it('splits on whitespace and honours quotes and escapes', () => {
@@ -110,6 +164,35 @@ describe('command registry', () => {
     await commands.execute('add 1', invoker);
     expect(audit).toEqual(['add']);
     expect(await commands.run('add', { a: 4, b: 4 }, invoker)).toEqual({ ok: true, text: '8' });
+  });
+
+  it('answers a group word without its subcommand with the group usage, and checks permission before arguments', async () => {
+    const commands = registry();
+    commands.register({ name: 'grp one', summary: '1', permission: 'everyone', run: () => ok('1') });
+    commands.register({
+      name: 'grp two',
+      summary: '2',
+      arguments: [{ name: 'n', type: 'integer' }],
+      permission: 'everyone',
+      run: () => ok('2'),
+    });
+    commands.register({ name: 'grp three', summary: '3', permission: 'admin', run: () => ok('3') });
+    commands.register({ name: 'locked a', summary: 'a', permission: 'admin', run: () => ok('a') });
+    expect(await commands.execute('grp', invoker)).toEqual({
+      ok: false,
+      code: 'bad_arguments',
+      text: '"grp" needs one of its subcommands\nusage:\n  grp one\n  grp two <n>', // grp three is admin only
+    });
+    expect(await commands.execute('GRP four', invoker)).toMatchObject({
+      code: 'bad_arguments',
+      text: expect.stringMatching(/^"four" is not a grp command\nusage:/),
+    });
+    expect(await commands.run('grp', {}, invoker)).toMatchObject({ code: 'bad_arguments' });
+    expect(await commands.execute('locked', invoker)).toMatchObject({ code: 'forbidden' });
+    expect(await commands.execute('nothing', invoker)).toMatchObject({ code: 'unknown_command' });
+    // Someone who may not run a command learns that, not how to use it.
+    expect(await commands.execute('secret with arguments', invoker)).toMatchObject({ code: 'forbidden' });
+    expect(await commands.run('secret', { bogus: 1 }, invoker)).toMatchObject({ code: 'forbidden' });
   });
 
   it('refuses to register a name twice', () => {
@@ -312,18 +395,20 @@ describe('admin commands on real clients', () => {
     );
     expect(await run(app, 'results')).toEqual({ ok: false, code: 'not_found', text: 'no race yet' });
 
+    const carol = await join(app, 'Carol'); // one finish per player: [limits] finish_per_second
     await run(app, 'countdown start 3');
     bob.finishSpeedrun('1:02.345');
     alice.finishSpeedrun('58.100');
-    bob.finishSpeedrun('not a time');
+    carol.finishSpeedrun('not a time');
     await until(() => app.store.races.results(1).length === 3);
     const results = await run(app, 'results');
     expect(results.text.split('\n').slice(1)).toEqual([
       '1. Alice — 58.100',
       '2. Bob — 1:02.345',
-      '3. Bob — not a time',
+      '3. Carol — not a time',
     ]);
     await run(app, 'countdown start 3');
+    await until(() => app.store.races.latest()?.id === 2); // races are written off the tick, in order
     expect((await run(app, 'results')).text).toMatch(/^Race 2 .*: no finishes yet$/);
     expect((await run(app, 'results 1')).text).toContain('1. Alice — 58.100');
     expect(await run(app, 'results 9')).toEqual({ ok: false, code: 'not_found', text: 'no race 9' });
@@ -369,6 +454,179 @@ describe('admin commands on real clients', () => {
     expect((await run(app, 'accept_spectators')).ok).toBe(true);
     expect(app.server.acceptingSpectators).toBe(true);
     expect((await run(app, 'accept everyone')).text).toMatch(/who must be one of players, spectators, all/);
+  });
+
+  it('shows names, maps and reasons that clients and remote users chose on one line each, never a control character', async () => {
+    const app = await startApp();
+    await join(app, 'Alice');
+    const bob = await joinApp(app, 'Bob\nFake line', { map: 'sp_a2\u202elave' });
+    const red = await join(app, '\u001b[31mRed');
+
+    const list = await run(app, 'list');
+    const lines = list.text.split('\n');
+    expect(lines).toHaveLength(1 + 3); // exactly one line per client
+    expect(lines.slice(1).every((line) => /^#\d+ /.test(line))).toBe(true);
+    expect(lines[2]).toBe('#2 Bob\\nFake line (127.0.0.1) on sp_a2\\u202elave');
+    expect(lines[3]).toBe('#3 \\x1b[31mRed (127.0.0.1) on sp_a1_intro1');
+    expect(list.text).not.toMatch(CONTROL);
+    expect((list.data as { clients: { name: string }[] }).clients[1]!.name).toBe('Bob\nFake line'); // data stays raw
+    expect((await run(app, 'status')).text).toContain('sp_a2\\u202elave (1)');
+
+    // A finish time is the client's text too.
+    await run(app, 'countdown start 3');
+    bob.finishSpeedrun('1:00.000\n2. Alice — 0.001');
+    await until(() => app.store.races.results(1).length === 1);
+    const results = await run(app, 'results');
+    expect(results.text.split('\n')).toHaveLength(2);
+    expect(results.text).not.toMatch(CONTROL);
+
+    expect((await run(app, `kick id ${red.id}`)).text).toBe('Kicked \\x1b[31mRed (#3)');
+    expect((await run(app, `ban id ${bob.id}`)).text).toBe(
+      'Banned name "Bob\\nFake line"; kicked Bob\\nFake line (#2)',
+    );
+
+    // A Discord member or an API caller chooses names, reasons, values and their own name.
+    const remote: Invoker = {
+      source: 'discord',
+      name: 'mod\n2026-01-01T00:00:00.000Z console:console stop',
+      permission: 'admin',
+    };
+    const banned = await app.commands.run(
+      'ban name',
+      { name: 'Eve\u001b]0;owned\u0007', reason: '\u202eesrever' },
+      remote,
+    );
+    expect(banned.text).toBe('Banned name "Eve\\x1b]0;owned\\x07" (\\u202eesrever)');
+    expect((await app.commands.run('whitelist add', { kind: 'name', value: 'W\r\nX' }, remote)).ok).toBe(true);
+    expect((await app.commands.run('unban', { 'ip or name': 'Nobody\nHere' }, remote)).text).toBe(
+      'no active ban for "Nobody\\nHere"',
+    );
+    for (const [line, count] of [
+      ['ban list', 1 + 2],
+      ['whitelist list', 1 + 1],
+      ['audit', 5], // countdown start, kick, ban id, ban name, whitelist add (the failed unban is not audited)
+    ] as const) {
+      const output = await run(app, line);
+      expect(output.text, line).not.toMatch(CONTROL);
+      expect(output.text.split('\n'), line).toHaveLength(count);
+    }
+    expect((await run(app, 'audit')).text.split('\n').every((entry) => /^\d{4}-\d\d-\d\dT\S+ /.test(entry))).toBe(true);
+  });
+
+  it('help shows every form of a group, hides what the invoker may not run; a bare group word answers with its usage', async () => {
+    const app = await startApp();
+    const kickHelp = await run(app, 'help kick');
+    expect(kickHelp.ok).toBe(true);
+    for (const form of ['kick name <name> [reason...]', 'kick id <id> [reason...]', 'kick ip <ip> [reason...]'])
+      expect(kickHelp.text).toContain(form);
+    for (const word of ['kick', 'whitelist', 'KICK ']) {
+      const bare = await run(app, word);
+      expect(bare, word).toMatchObject({ ok: false, code: 'bad_arguments' });
+      expect(bare.text).toMatch(/^"(kick|whitelist)" needs one of its subcommands\nusage:\n {2}\S/);
+    }
+    expect((await run(app, 'whitelist')).text).toContain('  whitelist add <name|ip> <value...>');
+    expect(await run(app, 'kick Bob')).toMatchObject({
+      code: 'bad_arguments',
+      text: expect.stringMatching(/^"Bob" is not a kick command\nusage:\n {2}kick name/),
+    });
+
+    // Both a legacy command and a group: the subcommands and the older form.
+    const banHelp = (await run(app, 'help ban')).text;
+    for (const form of ['ban name <name> [reason...]', 'ban id <id>', 'ban ip <ip>', 'ban list', 'ban <name...>'])
+      expect(banHelp).toContain(form);
+    expect(banHelp).toMatch(/ban <name\.\.\.> +Ban a player name .*older GhostServer form/);
+    const countdownHelp = (await run(app, 'help countdown')).text;
+    for (const form of [
+      'countdown start [seconds or preset] [pre] [post]',
+      'countdown pre',
+      'countdown post',
+      'countdown presets',
+    ])
+      expect(countdownHelp).toContain(form);
+    expect(countdownHelp).toMatch(/^ {2}countdown +Start the countdown set with countdown_set/m);
+    expect((await run(app, 'ban')).text).toMatch(/^missing name\nusage:\n {2}ban <name\.\.\.>\n {2}ban name/);
+    expect(await run(app, 'help frobnicate')).toMatchObject({ code: 'unknown_command' });
+
+    // A Discord moderator sees what a moderator may run, and no console-only older names.
+    const moderator: Invoker = { source: 'discord', name: 'mod', permission: 'moderator' };
+    const modHelp = (await app.commands.run('help', {}, moderator)).text;
+    for (const name of ['kick name', 'ban list', 'countdown start', 'status']) expect(modHelp).toContain(name);
+    for (const name of ['ban name', 'ban ip', 'unban', 'stop', 'audit', 'whitelist on', 'countdown_set', 'disconnect'])
+      expect(modHelp).not.toMatch(new RegExp(`^ {2}${name} `, 'm'));
+    expect((await app.commands.run('help', { command: 'ban' }, moderator)).text).toMatch(
+      /^usage:\n {2}ban list +List active bans$/,
+    );
+    expect(await app.commands.run('help', { command: 'stop' }, moderator)).toMatchObject({ code: 'forbidden' });
+    const everyone: Invoker = { source: 'discord', name: 'member', permission: 'everyone' };
+    const memberHelp = (await app.commands.run('help', {}, everyone)).text.split('\n');
+    expect(memberHelp.map((line) => line.trim().split(' ')[0])).toEqual(['Commands:', 'help', 'status', 'results']);
+  });
+
+  it('in-game /help is one short page of what the player may run', async () => {
+    const app = await startApp();
+    const alice = await join(app, 'Alice');
+    const serverLines = async (text: string) => {
+      const mark = alice.mark();
+      alice.sendMessage(text);
+      await alice.waitFor((p) => p.type === 'message' && p.id === 0, 3000, mark);
+      // A chat command's reply is written in one go: a ping answered after its first line comes after all of it.
+      alice.ping();
+      await alice.waitFor((p) => p.type === 'ping', 3000, mark);
+      return alice.received
+        .slice(mark)
+        .map((r) => r.packet)
+        .flatMap((p) => (p.type === 'message' && p.id === 0 ? [p.text] : []));
+    };
+    const page = await serverLines('/help');
+    expect(page.length).toBeLessThanOrEqual(4);
+    expect(page).toEqual(['Commands: /help, /status, /results', '/help <command> shows how to use one']);
+    expect(await serverLines('/help results')).toEqual([
+      'usage: /results [race]',
+      'Finishing order and times of a race (default: the latest)',
+    ]);
+    expect(await serverLines('/kick')).toEqual(['"kick" commands need moderator permission']);
+    expect(await serverLines('/help kick')).toEqual(['"kick" needs moderator permission']);
+  });
+
+  it('every failure carries the code docs/errors.md gives it, and docs/errors.md names every code', async () => {
+    const app = await startApp();
+    await join(app, 'Alice');
+    const cases: [string, FailureCode][] = [
+      ['frobnicate', 'unknown_command'],
+      ['help frobnicate', 'unknown_command'],
+      ['kick', 'bad_arguments'],
+      ['kick id x', 'bad_arguments'],
+      ['kick ip not-an-ip', 'bad_arguments'],
+      ['ban ip nope', 'bad_arguments'],
+      ['whitelist add ip nope', 'bad_arguments'],
+      ['countdown start 61', 'bad_arguments'],
+      ['countdown start 0', 'bad_arguments'],
+      ['countdown_set 99', 'bad_arguments'],
+      ['audit 0', 'bad_arguments'],
+      ['countdown start sprint', 'not_found'],
+      ['kick name Nobody', 'not_found'],
+      ['kick id 99', 'not_found'],
+      ['kick ip 10.9.9.9', 'not_found'],
+      ['ban_id 99', 'not_found'],
+      ['unban Nobody', 'not_found'],
+      ['results 9', 'not_found'],
+      ['whitelist remove name Nobody', 'not_found'],
+    ];
+    for (const [line, code] of cases) expect(await run(app, line), line).toMatchObject({ ok: false, code });
+    expect((await run(app, 'whitelist add name Alice')).ok).toBe(true);
+    expect(await run(app, 'whitelist add name Alice')).toMatchObject({ code: 'conflict' });
+    const moderator: Invoker = { source: 'discord', name: 'mod', permission: 'moderator' };
+    expect(await app.commands.execute('stop', moderator)).toMatchObject({ code: 'forbidden' });
+
+    // The database cannot be written: the command says so, and was not done.
+    app.store.close();
+    const unavailable = await run(app, 'whitelist on');
+    expect(unavailable).toMatchObject({ ok: false, code: 'unavailable' });
+    expect(unavailable.text).toMatch(/database .*(closed|not open)/);
+    expect(await run(app, 'ban list')).toMatchObject({ ok: false, code: 'unavailable' }); // a read, too
+
+    const docs = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
+    for (const code of FAILURE_CODES) expect(docs, code).toMatch(new RegExp(`^### \`${code}\`$`, 'm'));
   });
 
   it('stop and exit stop the server', async () => {

@@ -6,7 +6,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CommandRegistry, fail, ok } from '../src/commands/registry.js';
+import { startConsole } from '../src/console.js';
 import { SimClient } from '../src/sim/client.js';
 import { sleep, until } from './helpers.js';
 
@@ -99,6 +102,43 @@ describe('console on standard input', () => {
     server.command('stop');
     expect(await exited(server.child)).toBe(0);
     await bob.waitForClose();
+  });
+
+  it('prints names that clients chose on one line each and never sends the terminal an escape sequence', async () => {
+    const server = await start();
+    await join(server.port, 'Alice');
+    await join(server.port, 'Bob\nFake line');
+    await join(server.port, '\u001b[31mRed\u001b]0;title\u0007');
+    server.command('list');
+    await until(() => server.stdout().includes('3 clients:\n'), 3000, 'the list output');
+    // The console writes a result in one go: the three lines after the header are the list.
+    const after = server.stdout().split('3 clients:\n')[1]!.split('\n');
+    expect(after.slice(0, 3)).toEqual([
+      '#1 Alice (127.0.0.1) on sp_a1_intro1',
+      '#2 Bob\\nFake line (127.0.0.1) on sp_a1_intro1',
+      '#3 \\x1b[31mRed\\x1b]0;title\\x07 (127.0.0.1) on sp_a1_intro1',
+    ]);
+    expect(server.stdout().split('\n')).not.toContain('Fake line (127.0.0.1) on sp_a1_intro1');
+    expect(server.stdout()).not.toContain('\u001b');
+    expect(server.stdout()).not.toContain('\u0007');
+    server.child.kill('SIGTERM');
+    expect(await exited(server.child)).toBe(0);
+  });
+
+  it('never writes a control character but the newlines between lines, whatever a command returns', async () => {
+    const commands = new CommandRegistry({});
+    const hostile = 'A\u001b[2J\rB\u202eC\u2066D\u0000E\u009bF\u007f\u2028G';
+    commands.register({ name: 'good', summary: '', permission: 'everyone', run: () => ok(`one\n${hostile}`) });
+    commands.register({ name: 'bad', summary: '', permission: 'everyone', run: () => fail('refused', hostile) });
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let written = '';
+    output.setEncoding('utf8').on('data', (text: string) => (written += text));
+    const running = startConsole(commands, { input, output });
+    input.end('good\nbad\n');
+    await running.finished;
+    const escaped = 'A\\x1b[2J\\rB\\u202eC\\u2066D\\x00E\\x9bF\\x7f\\u2028G';
+    expect(written).toBe(`one\n${escaped}\nerror: ${escaped}\n`);
   });
 
   it('keeps serving after its input ends, as with `echo "say hi" | ghosting`', async () => {

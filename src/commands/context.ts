@@ -6,6 +6,7 @@
 import type { Store } from '../db/database.js';
 import type { ClientInfo } from '../events.js';
 import type { GhostServer } from '../ghost/server.js';
+import { oneLine, printable } from '../text/printable.js';
 import type { CommandRegistry } from './registry.js';
 
 /** The countdown the next `countdown start` will use; starts from `[countdown]` in config.toml. */
@@ -29,7 +30,14 @@ export interface AdminContext {
   commands?: CommandRegistry<AdminContext>;
 }
 
+/** One line about a client; its name and map (the client chose them) shown with `printable`. */
 export function describeClient(client: ClientInfo): string {
   const flags = [client.spectator ? 'spectator' : '', client.tcpOnly ? 'tcp-only' : ''].filter(Boolean).join(', ');
-  return `#${client.id} ${client.name} (${client.address}) on ${client.map || 'the menu'}${flags ? ` [${flags}]` : ''}`;
+  const map = client.map ? printable(client.map) : 'the menu';
+  return `#${client.id} ${printable(client.name)} (${client.address}) on ${map}${flags ? ` [${flags}]` : ''}`;
+}
+
+/** "Alice (#1), Bob (#2)": the clients a command acted on. */
+export function describeClients(clients: readonly ClientInfo[]): string {
+  return clients.map((client) => oneLine`${client.name} (#${client.id})`).join(', ');
 }

@@ -5,6 +5,7 @@
 import type { AuditEntry, RegistryOptions } from './registry.js';
 import { CommandRegistry } from './registry.js';
 import type { AdminContext } from './context.js';
+import { backupCommands } from './backup.js';
 import { playerCommands } from './players.js';
 import { serverCommands } from './server-commands.js';
 
@@ -13,7 +14,7 @@ export function createAdminRegistry(
   options: RegistryOptions = {},
 ): CommandRegistry<AdminContext> {
   const registry = new CommandRegistry(context, options);
-  for (const definition of [...serverCommands, ...playerCommands]) registry.register(definition);
+  for (const definition of [...serverCommands, ...playerCommands, ...backupCommands]) registry.register(definition);
   context.commands = registry;
   return registry;
 }

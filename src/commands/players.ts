@@ -8,7 +8,8 @@
  */
 import { isIP } from 'node:net';
 import type { ClientInfo } from '../events.js';
-import { describeClient, type AdminContext } from './context.js';
+import { oneLine } from '../text/printable.js';
+import { describeClient, describeClients, type AdminContext } from './context.js';
 import { fail, ok, type CommandDefinition, type CommandResult, type Invoker } from './registry.js';
 
 type Definition = CommandDefinition<AdminContext>;
@@ -26,10 +27,11 @@ function findTargets(context: AdminContext, target: Target): ClientInfo[] | Comm
     }
     case 'name': {
       const named = clients.filter((client) => client.name === target.value);
-      return named.length > 0 ? named : fail('not_found', `no client named "${target.value}"`);
+      return named.length > 0 ? named : fail('not_found', oneLine`no client named "${target.value}"`);
     }
     case 'ip': {
-      if (isIP(String(target.value)) === 0) return fail('bad_arguments', `"${target.value}" is not an IP address`);
+      if (isIP(String(target.value)) === 0)
+        return fail('bad_arguments', oneLine`"${target.value}" is not an IP address`);
       const atAddress = clients.filter((client) => client.address === target.value);
       return atAddress.length > 0 ? atAddress : fail('not_found', `no client connected from ${target.value}`);
     }
@@ -40,7 +42,7 @@ function kick(context: AdminContext, target: Target, reason: string | undefined)
   const targets = findTargets(context, target);
   if (!Array.isArray(targets)) return targets;
   for (const client of targets) context.server.kick(client.id, reason ? `kicked: ${reason}` : 'kicked');
-  return ok(`Kicked ${targets.map((client) => `${client.name} (#${client.id})`).join(', ')}`, { kicked: targets });
+  return ok(`Kicked ${describeClients(targets)}`, { kicked: targets });
 }
 
 const DURATION_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -56,15 +58,19 @@ function readDuration(text: string | undefined): { expiresAt?: Date; reason?: st
   return match[3] ? { expiresAt, reason: match[3] } : { expiresAt };
 }
 
-function ban(context: AdminContext, target: Target, reasonText: string | undefined, invoker: Invoker): CommandResult {
+async function ban(
+  context: AdminContext,
+  target: Target,
+  reasonText: string | undefined,
+  invoker: Invoker,
+): Promise<CommandResult> {
   const { expiresAt, reason } = readDuration(reasonText);
   let banned: { ip?: string; name?: string };
   let targets: ClientInfo[] = [];
   if (target.by === 'ip') {
     const ip = String(target.value);
-    if (isIP(ip) === 0) return fail('bad_arguments', `"${ip}" is not an IP address`);
+    if (isIP(ip) === 0) return fail('bad_arguments', oneLine`"${ip}" is not an IP address`);
     banned = { ip };
-    targets = context.server.listClients().filter((client) => client.address === ip);
   } else if (target.by === 'id') {
     const found = findTargets(context, target);
     if (!Array.isArray(found)) return found;
@@ -72,20 +78,25 @@ function ban(context: AdminContext, target: Target, reasonText: string | undefin
     banned = { name: found[0]!.name };
   } else {
     banned = { name: String(target.value) };
-    targets = context.server.listClients().filter((client) => client.name === banned.name);
   }
-  const record = context.store.bans.add({
+  // Answered only once committed (a DatabaseError otherwise): a ban that is reported survives a crash.
+  const record = await context.store.bans.add({
     ...banned,
     ...(reason !== undefined ? { reason } : {}),
     ...(expiresAt !== undefined ? { expiresAt } : {}),
     createdBy: `${invoker.source}:${invoker.name}`,
   });
+  // Looked up once the ban is stored, so whoever connected meanwhile is kicked too.
+  if (target.by !== 'id') {
+    targets = context.server
+      .listClients()
+      .filter((client) => (banned.ip !== undefined ? client.address === banned.ip : client.name === banned.name));
+  }
   for (const client of targets) context.server.kick(client.id, reason ? `banned: ${reason}` : 'banned');
-  const what = banned.ip !== undefined ? `address ${banned.ip}` : `name "${banned.name}"`;
-  const kicked =
-    targets.length > 0 ? `; kicked ${targets.map((client) => `${client.name} (#${client.id})`).join(', ')}` : '';
+  const what = banned.ip !== undefined ? `address ${banned.ip}` : oneLine`name "${banned.name}"`;
+  const kicked = targets.length > 0 ? `; kicked ${describeClients(targets)}` : '';
   const until = expiresAt ? ` until ${expiresAt.toISOString()}` : '';
-  return ok(`Banned ${what}${until}${reason ? ` (${reason})` : ''}${kicked}`, { ban: record, kicked: targets });
+  return ok(`Banned ${what}${until}${reason ? oneLine` (${reason})` : ''}${kicked}`, { ban: record, kicked: targets });
 }
 
 export const playerCommands: Definition[] = [
@@ -185,11 +196,14 @@ export const playerCommands: Definition[] = [
       const bans = context.store.bans.list();
       if (bans.length === 0) return ok('No bans.', { bans });
       const lines = bans.map((entry) => {
-        const what = [entry.name !== null ? `name "${entry.name}"` : '', entry.ip !== null ? `ip ${entry.ip}` : '']
+        const what = [
+          entry.name !== null ? oneLine`name "${entry.name}"` : '',
+          entry.ip !== null ? oneLine`ip ${entry.ip}` : '',
+        ]
           .filter(Boolean)
           .join(', ');
         const until = entry.expiresAt ? `, until ${entry.expiresAt.toISOString()}` : '';
-        return `${what}${entry.reason ? ` — ${entry.reason}` : ''} (by ${entry.createdBy}, ${entry.createdAt.toISOString()}${until})`;
+        return `${what}${entry.reason ? oneLine` — ${entry.reason}` : ''} (${oneLine`by ${entry.createdBy}`}, ${entry.createdAt.toISOString()}${until})`;
       });
       return ok(`${bans.length} ban${bans.length === 1 ? '' : 's'}:\n${lines.join('\n')}`, { bans });
     },
@@ -218,10 +232,14 @@ export const playerCommands: Definition[] = [
     arguments: [{ name: 'ip or name', type: 'rest' }],
     permission: 'admin',
     mutates: true,
-    run(context, args) {
+    async run(context, args) {
       const value = String(args['ip or name']);
-      const removed = isIP(value) !== 0 ? context.store.bans.removeByIp(value) : context.store.bans.removeByName(value);
-      return removed > 0 ? ok(`Unbanned ${value}`, { removed }) : fail('not_found', `no active ban for "${value}"`);
+      const removed = await (isIP(value) !== 0
+        ? context.store.bans.removeByIp(value)
+        : context.store.bans.removeByName(value));
+      return removed > 0
+        ? ok(oneLine`Unbanned ${value}`, { removed })
+        : fail('not_found', oneLine`no active ban for "${value}"`);
     },
   },
 
@@ -231,8 +249,8 @@ export const playerCommands: Definition[] = [
     summary: 'Only let whitelisted names and addresses connect',
     permission: 'admin',
     mutates: true,
-    run(context) {
-      context.store.whitelist.setEnabled(true);
+    async run(context) {
+      await context.store.whitelist.setEnabled(true);
       return ok('Whitelist on: only listed names and addresses may connect.');
     },
   },
@@ -241,8 +259,8 @@ export const playerCommands: Definition[] = [
     summary: 'Let anyone connect (bans still apply)',
     permission: 'admin',
     mutates: true,
-    run(context) {
-      context.store.whitelist.setEnabled(false);
+    async run(context) {
+      await context.store.whitelist.setEnabled(false);
       return ok('Whitelist off.');
     },
   },
@@ -259,7 +277,7 @@ export const playerCommands: Definition[] = [
       const outsiders = context.server.listClients().filter((client) => !listed(client));
       for (const client of outsiders) context.server.kick(client.id, 'not whitelisted');
       return outsiders.length > 0
-        ? ok(`Kicked ${outsiders.map((client) => `${client.name} (#${client.id})`).join(', ')}`, { kicked: outsiders })
+        ? ok(`Kicked ${describeClients(outsiders)}`, { kicked: outsiders })
         : ok('Everyone connected is on the whitelist.', { kicked: [] });
     },
   },
@@ -272,14 +290,14 @@ export const playerCommands: Definition[] = [
     ],
     permission: 'admin',
     mutates: true,
-    run(context, args, invoker) {
+    async run(context, args, invoker) {
       const kind = args.kind as 'name' | 'ip';
       const value = String(args.value);
-      if (kind === 'ip' && isIP(value) === 0) return fail('bad_arguments', `"${value}" is not an IP address`);
-      const added = context.store.whitelist.add(kind, value, `${invoker.source}:${invoker.name}`);
+      if (kind === 'ip' && isIP(value) === 0) return fail('bad_arguments', oneLine`"${value}" is not an IP address`);
+      const added = await context.store.whitelist.add(kind, value, `${invoker.source}:${invoker.name}`);
       return added
-        ? ok(`Added ${kind} ${value} to the whitelist`)
-        : fail('conflict', `${kind} ${value} is already on the whitelist`);
+        ? ok(oneLine`Added ${kind} ${value} to the whitelist`)
+        : fail('conflict', oneLine`${kind} ${value} is already on the whitelist`);
     },
   },
   {
@@ -291,12 +309,12 @@ export const playerCommands: Definition[] = [
     ],
     permission: 'admin',
     mutates: true,
-    run(context, args) {
+    async run(context, args) {
       const kind = args.kind as 'name' | 'ip';
       const value = String(args.value);
-      return context.store.whitelist.remove(kind, value)
-        ? ok(`Removed ${kind} ${value} from the whitelist`)
-        : fail('not_found', `${kind} ${value} is not on the whitelist`);
+      return (await context.store.whitelist.remove(kind, value))
+        ? ok(oneLine`Removed ${kind} ${value} from the whitelist`)
+        : fail('not_found', oneLine`${kind} ${value} is not on the whitelist`);
     },
   },
   {
@@ -306,7 +324,7 @@ export const playerCommands: Definition[] = [
     run(context) {
       const enabled = context.store.whitelist.isEnabled();
       const entries = context.store.whitelist.list();
-      const lines = entries.map((entry) => `${entry.kind} ${entry.value} (by ${entry.addedBy})`);
+      const lines = entries.map((entry) => oneLine`${entry.kind} ${entry.value} (by ${entry.addedBy})`);
       const header = `Whitelist is ${enabled ? 'on' : 'off'}; ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`;
       return ok(lines.length > 0 ? `${header}:\n${lines.join('\n')}` : `${header}.`, { enabled, entries });
     },

@@ -1,12 +1,20 @@
 /**
- * The command registry: each admin command is defined once (name, aliases, typed arguments,
- * help text, required permission, handler) and run from anywhere — the console today, Discord
- * and plugins later — through `execute` (a typed line) or `run` (already split arguments).
+ * The command registry: each command is defined once (name, aliases, typed arguments, help text,
+ * required permission, handler) and that one definition drives parsing, usage and help text and
+ * the permission check wherever it runs — the console, Discord, SAR chat, plugins and the HTTP
+ * API — through `execute` (a typed line) or `run` (already split arguments).
  *
- * Expected failures are values, not exceptions: a handler returns `fail(...)` after checking
- * everything and before changing anything, so a failed command changes nothing. A handler that
- * throws anyway is reported as an internal error, never thrown at the caller.
+ * Names have up to three words; the first words of several names form a group (`kick` → kick
+ * name, kick id, kick ip). A group word typed alone, or followed by something that is not one of
+ * its subcommands, is answered with the group's usage. The invoker's level is checked before
+ * the arguments, so nobody is taught how to use what they may not run.
+ *
+ * Expected failures are values with a `FailureCode` (docs/errors.md lists them), not exceptions:
+ * a handler returns `fail(...)` after checking everything and before changing anything, so a
+ * failed command changes nothing. A handler that throws anyway is reported as `unavailable` (the
+ * store's DatabaseError) or `internal`, never thrown at the caller.
  */
+import { oneLine } from '../text/printable.js';
 import { restOfLine, tokenize, type Token } from './tokenize.js';
 
 export type Permission = 'everyone' | 'moderator' | 'admin';
@@ -26,6 +34,8 @@ export interface Invoker {
   permission: Permission;
   /** The SAR client that typed it, for commands run from in-game chat. */
   clientId?: number;
+  /** What the invoker types before a command name (`/` in SAR chat); help shows usage with it. */
+  prefix?: string;
 }
 
 export const CONSOLE_INVOKER: Invoker = { source: 'console', name: 'console', permission: 'admin' };
@@ -53,9 +63,12 @@ export type ArgumentValues = Record<string, string | number | undefined>;
  * API maps it to a status, chat commands pick their reply by it, logs and docs/errors.md name it.
  */
 export type FailureCode =
-  /** No command by that name (or that group has no such subcommand). */
+  /** No command and no group of commands starts with that word. */
   | 'unknown_command'
-  /** Missing, extra or malformed arguments; the text ends with the usage line. */
+  /**
+   * Missing, extra or malformed arguments, a value out of range, or a group word without one of
+   * its subcommands (`kick`); when the line could not be parsed the text ends with the usage.
+   */
   | 'bad_arguments'
   /** The invoker's level is below the command's. */
   | 'forbidden'
@@ -63,7 +76,7 @@ export type FailureCode =
   | 'not_found'
   /** It already is so: a whitelist entry that exists. */
   | 'conflict'
-  /** A rule or a hook said no: a countdown vetoed by a plugin, a length out of range. */
+  /** A rule or a hook said no: a countdown vetoed by a plugin, a plugin command's refusal. */
   | 'refused'
   /** Something the command needs is down: the database cannot be written. */
   | 'unavailable'
@@ -130,6 +143,24 @@ export interface RegistryOptions {
 
 const MAX_NAME_WORDS = 3;
 
+const normalise = (name: string) => name.trim().toLowerCase().replace(/\s+/g, ' ');
+
+/** The lowest of some levels: who may run at least one of these commands. */
+export function lowestPermission(definitions: readonly { permission: Permission }[]): Permission {
+  return definitions.reduce<Permission>(
+    (low, definition) => (PERMISSION_RANK[definition.permission] < PERMISSION_RANK[low] ? definition.permission : low),
+    'admin',
+  );
+}
+
+/**
+ * What an invoker types before a command name: the `prefix` it says, else `/` in SAR chat (the
+ * default `[plugins] command_prefix`), else nothing.
+ */
+export function commandPrefix(invoker: Invoker): string {
+  return invoker.prefix ?? (invoker.source === 'chat' ? '/' : '');
+}
+
 export class CommandRegistry<Context> {
   private readonly byName = new Map<string, CommandDefinition<Context>>();
   private readonly definitions: CommandDefinition<Context>[] = [];
@@ -163,15 +194,39 @@ export class CommandRegistry<Context> {
   }
 
   find(name: string): CommandDefinition<Context> | undefined {
-    return this.byName.get(name.trim().toLowerCase().replace(/\s+/g, ' '));
+    return this.byName.get(normalise(name));
   }
 
-  usage(definition: CommandDefinition<Context>): string {
+  /** The group a word (or words) starts: "kick" → kick name, kick id, kick ip; none for "list". */
+  members(group: string): CommandDefinition<Context>[] {
+    const prefix = `${normalise(group)} `;
+    return this.definitions.filter((definition) => definition.name.toLowerCase().startsWith(prefix));
+  }
+
+  /**
+   * Every form a name takes that the invoker may run: the command of that name, then its group's
+   * members. "ban" → the older `ban <name...>`, then ban name, ban id, ban ip, ban list.
+   */
+  forms(name: string, invoker: Invoker): CommandDefinition<Context>[] {
+    const definition = this.find(name);
+    return [...(definition !== undefined ? [definition] : []), ...this.members(name)].filter((form) =>
+      permits(invoker, form),
+    );
+  }
+
+  /** `kick id <id> [reason...]`, with the invoker's prefix (`/kick id ...` in chat). */
+  usage(definition: CommandDefinition<Context>, invoker?: Invoker): string {
     const parts = (definition.arguments ?? []).map((arg) => {
       const label = arg.choices ? arg.choices.join('|') : arg.type === 'rest' ? `${arg.name}...` : arg.name;
       return arg.optional ? `[${label}]` : `<${label}>`;
     });
-    return [definition.name, ...parts].join(' ');
+    return [`${invoker === undefined ? '' : commandPrefix(invoker)}${definition.name}`, ...parts].join(' ');
+  }
+
+  /** "usage: X" for one form, or "usage:" and one indented line per form. */
+  usageText(forms: readonly CommandDefinition<Context>[], invoker: Invoker): string {
+    if (forms.length === 1) return `usage: ${this.usage(forms[0]!, invoker)}`;
+    return ['usage:', ...forms.map((form) => `  ${this.usage(form, invoker)}`)].join('\n');
   }
 
   /** Runs a typed command line such as `kick name "Some Player"`. */
@@ -180,19 +235,53 @@ export class CommandRegistry<Context> {
     if (tokens.length === 0) return fail('unknown_command', 'empty command');
     const match = this.resolve(tokens);
     if (match === undefined)
-      return fail('unknown_command', `unknown command "${tokens[0]!.text}"; type "help" for the list`);
-    const parsed = this.parseArguments(match.definition, line, tokens, match.words);
-    if (!parsed.ok) return fail('bad_arguments', `${parsed.error}\nusage: ${this.usage(match.definition)}`);
-    return this.invoke(match.definition, parsed.values, invoker);
+      return this.incomplete(
+        tokens.map((token) => token.text),
+        invoker,
+      );
+    const { definition, words } = match;
+    if (!permits(invoker, definition)) return this.forbidden(definition);
+    const parsed = this.parseArguments(definition, line, tokens, words);
+    if (!parsed.ok)
+      return fail('bad_arguments', `${parsed.error}\n${this.usageText(this.forms(definition.name, invoker), invoker)}`);
+    return this.invoke(definition, parsed.values, invoker);
   }
 
-  /** Runs a command with arguments already split (Discord options, plugin calls). */
+  /** Runs a command with arguments already split (Discord options, plugin calls, the HTTP API). */
   async run(name: string, args: ArgumentValues, invoker: Invoker): Promise<CommandResult> {
     const definition = this.find(name);
-    if (definition === undefined) return fail('unknown_command', `unknown command "${name}"`);
+    if (definition === undefined) return this.incomplete(normalise(name).split(' '), invoker);
+    if (!permits(invoker, definition)) return this.forbidden(definition);
     const checked = this.checkValues(definition, args);
-    if (!checked.ok) return fail('bad_arguments', `${checked.error}\nusage: ${this.usage(definition)}`);
+    if (!checked.ok) return fail('bad_arguments', `${checked.error}\nusage: ${this.usage(definition, invoker)}`);
     return this.invoke(definition, checked.values, invoker);
+  }
+
+  private forbidden(definition: CommandDefinition<Context>): CommandResult {
+    return fail('forbidden', `"${definition.name}" needs ${definition.permission} permission`);
+  }
+
+  /**
+   * No command is named by the first words: a group word without one of its subcommands (`kick`,
+   * `whitelist`, `kick bob`) gets the group's usage; anything else is unknown.
+   */
+  private incomplete(words: readonly string[], invoker: Invoker): CommandResult {
+    for (let count = Math.min(MAX_NAME_WORDS - 1, words.length); count >= 1; count--) {
+      const group = words.slice(0, count).join(' ').toLowerCase();
+      const members = this.members(group);
+      if (members.length === 0) continue;
+      const runnable = members.filter((member) => permits(invoker, member));
+      if (runnable.length === 0)
+        return fail('forbidden', `"${group}" commands need ${lowestPermission(members)} permission`);
+      const next = words[count];
+      const what =
+        next === undefined ? `"${group}" needs one of its subcommands` : oneLine`"${next}" is not a ${group} command`;
+      return fail('bad_arguments', `${what}\n${this.usageText(runnable, invoker)}`);
+    }
+    return fail(
+      'unknown_command',
+      oneLine`unknown command "${words[0] ?? ''}"; type "${commandPrefix(invoker)}help" for the list`,
+    );
   }
 
   private async invoke(
@@ -200,15 +289,16 @@ export class CommandRegistry<Context> {
     args: ArgumentValues,
     invoker: Invoker,
   ): Promise<CommandResult> {
-    if (!permits(invoker, definition)) {
-      return fail('forbidden', `"${definition.name}" needs ${definition.permission} permission`);
-    }
     let result: CommandResult;
     try {
       result = await definition.run(this.context, args, invoker);
     } catch (error) {
       this.options.onError?.(definition.name, error);
-      return fail('internal', `"${definition.name}" failed: ${(error as Error).message ?? String(error)}`);
+      const message = error instanceof Error ? error.message : String(error);
+      // The store's DatabaseError (src/db/errors.ts): the disk or the database is at fault, not the command.
+      if (error instanceof Error && error.name === 'DatabaseError')
+        return fail('unavailable', oneLine`"${definition.name}" could not be done: ${message}`);
+      return fail('internal', oneLine`"${definition.name}" failed: ${message}`);
     }
     if (result.ok && definition.mutates) {
       try {
@@ -251,7 +341,7 @@ export class CommandRegistry<Context> {
         index++;
       }
     }
-    if (index < tokens.length) return { ok: false, error: `too many arguments (from "${tokens[index]!.text}")` };
+    if (index < tokens.length) return { ok: false, error: oneLine`too many arguments (from "${tokens[index]!.text}")` };
     return this.checkValues(definition, raw);
   }
 
@@ -269,7 +359,8 @@ export class CommandRegistry<Context> {
       }
       if (spec.type === 'integer') {
         const text = String(given).trim();
-        if (!/^-?\d+$/.test(text)) return { ok: false, error: `${spec.name} must be a whole number, got "${text}"` };
+        if (!/^-?\d+$/.test(text))
+          return { ok: false, error: oneLine`${spec.name} must be a whole number, got "${text}"` };
         const number = Number(text);
         if (spec.min !== undefined && number < spec.min)
           return { ok: false, error: `${spec.name} must be at least ${spec.min}` };
@@ -279,7 +370,10 @@ export class CommandRegistry<Context> {
       } else if (spec.choices !== undefined) {
         const choice = String(given).toLowerCase();
         if (!spec.choices.includes(choice)) {
-          return { ok: false, error: `${spec.name} must be one of ${spec.choices.join(', ')}, got "${String(given)}"` };
+          return {
+            ok: false,
+            error: oneLine`${spec.name} must be one of ${spec.choices.join(', ')}, got "${String(given)}"`,
+          };
         }
         values[spec.name] = choice;
       } else {

@@ -3,8 +3,19 @@
  * and stopping. Both GhostServer generations: `countdown start 5` and `countdown_set 5` +
  * `countdown`, `say` and `server_msg`, `accept players` and `accept_players`, `stop` and `exit`.
  */
+import { oneLine } from '../text/printable.js';
 import type { AdminContext } from './context.js';
-import { fail, ok, type CommandDefinition, type CommandResult } from './registry.js';
+import {
+  commandPrefix,
+  fail,
+  lowestPermission,
+  ok,
+  permits,
+  type CommandDefinition,
+  type CommandRegistry,
+  type CommandResult,
+  type Invoker,
+} from './registry.js';
 
 type Definition = CommandDefinition<AdminContext>;
 type Audience = 'players' | 'spectators' | 'all';
@@ -28,7 +39,7 @@ async function startCountdown(
       const names = Object.keys(context.countdown.presets);
       return fail(
         'not_found',
-        `no countdown preset "${choice}"${names.length > 0 ? `; presets: ${names.join(', ')}` : ''}`,
+        oneLine`no countdown preset "${choice}"` + (names.length > 0 ? oneLine`; presets: ${names.join(', ')}` : ''),
       );
     }
     settings = { ...preset };
@@ -44,7 +55,7 @@ async function startCountdown(
     preCommands: settings.preCommands,
     postCommands: settings.postCommands,
   });
-  if ('refused' in outcome) return fail('refused', `countdown refused: ${outcome.refused}`);
+  if ('refused' in outcome) return fail('refused', oneLine`countdown refused: ${outcome.refused}`);
   const started = outcome.started;
   const count = context.server.listClients().length;
   return ok(`Countdown of ${settings.delay} s sent to ${count} client${count === 1 ? '' : 's'}`, started);
@@ -62,12 +73,90 @@ function setAccepting(context: AdminContext, audience: Audience, accept: boolean
 
 function say(context: AdminContext, text: string): CommandResult {
   context.server.broadcastServerMessage(text);
-  return ok(`Sent: ${text}`);
+  return ok(oneLine`Sent: ${text}`);
 }
 
 function stop(context: AdminContext): CommandResult {
   context.requestStop('stop command');
   return ok('Stopping the server…');
+}
+
+/** SAR prints one message per line: a chat help page is this wide and this long at most. */
+const CHAT_LINE_WIDTH = 100;
+const CHAT_NAME_LINES = 3;
+
+/** Every name on as few lines of at most `width` characters as they fit, comma-separated. */
+function wrap(first: string, names: readonly string[], width: number): string[] {
+  const lines: string[] = [];
+  let current = first;
+  for (const [index, name] of names.entries()) {
+    const piece = `${name}${index < names.length - 1 ? ',' : ''}`;
+    if (current.length > 0 && current.length + 1 + piece.length > width) {
+      lines.push(current);
+      current = piece;
+    } else {
+      current = current.length === 0 ? piece : `${current} ${piece}`;
+    }
+  }
+  if (current.length > 0) lines.push(current);
+  return lines;
+}
+
+/**
+ * Help from the registry's own definitions, showing only what this invoker may run: the full list
+ * (current names, then GhostServer's older ones), or every form of one name — a command, a group
+ * (`kick` → kick name|id|ip) or both (`ban`: the older `ban <name>` and ban name|id|ip|list). In
+ * SAR chat, where each line is a message, the list is the command names on a line or two.
+ * Discord offers no older names, so its help leaves them out.
+ */
+function help(registry: CommandRegistry<AdminContext>, topic: string | undefined, invoker: Invoker): CommandResult {
+  const visible = (definition: Definition) =>
+    permits(invoker, definition) && !(definition.legacy && invoker.source === 'discord');
+  const prefix = commandPrefix(invoker);
+  const chat = invoker.source === 'chat';
+  /** One line per form, summaries lined up: `  kick id <id> [reason...]   Disconnect the client...`. */
+  const describe = (definitions: readonly Definition[], markOlder: boolean) => {
+    const usages = definitions.map((definition) => registry.usage(definition, invoker));
+    if (chat) return usages;
+    const width = Math.max(0, ...usages.map((usage) => usage.length));
+    return definitions.map((definition, index) => {
+      const older = markOlder && definition.legacy ? ' (older GhostServer form)' : '';
+      return `  ${usages[index]!.padEnd(width)}  ${definition.summary}${older}`;
+    });
+  };
+
+  if (topic === undefined) {
+    const shown = registry.list().filter(visible);
+    if (chat) {
+      const words = [...new Set(shown.map((definition) => `${prefix}${definition.name.split(' ')[0]!}`))];
+      const lines = wrap('Commands:', words, CHAT_LINE_WIDTH).slice(0, CHAT_NAME_LINES);
+      return ok([...lines, `${prefix}help <command> shows how to use one`].join('\n'));
+    }
+    const lines = describe(shown, false);
+    const current = lines.filter((_, index) => !shown[index]!.legacy);
+    const legacy = lines.filter((_, index) => shown[index]!.legacy);
+    const older = legacy.length > 0 ? ['', 'Older GhostServer names, still accepted:', ...legacy] : [];
+    return ok(['Commands:', ...current, ...older].join('\n'));
+  }
+
+  const definition = registry.find(topic);
+  const members = registry.members(topic);
+  if (definition === undefined && members.length === 0)
+    return fail('unknown_command', oneLine`unknown command "${topic}"; type "${prefix}help" for the list`);
+  const all = [...(definition !== undefined ? [definition] : []), ...members];
+  const permitted = all.filter((form) => permits(invoker, form));
+  if (permitted.length === 0)
+    return fail('forbidden', oneLine`"${topic.trim()}" needs ${lowestPermission(all)} permission`);
+  const forms = permitted.filter(visible);
+  if (forms.length === 0)
+    return fail('unknown_command', oneLine`"${topic.trim()}" is an older console name; Discord does not offer it`);
+  if (definition !== undefined && forms.length === 1 && forms[0] === definition) {
+    const aliases = definition.aliases?.length ? `\naliases: ${definition.aliases.join(', ')}` : '';
+    return ok(`usage: ${registry.usage(definition, invoker)}\n${definition.summary}${aliases}`);
+  }
+  // Group members first, then the command of that name itself (an older form such as `ban <name>`).
+  const ordered = [...forms.filter((form) => form !== definition), ...forms.filter((form) => form === definition)];
+  return ok(['usage:', ...describe(ordered, true)].join('\n'));
 }
 
 const AUDIENCE = { name: 'who', type: 'word', choices: ['players', 'spectators', 'all'] } as const;
@@ -79,23 +168,9 @@ export const serverCommands: Definition[] = [
     summary: 'List commands, or show how to use one',
     arguments: [{ name: 'command', type: 'rest', optional: true }],
     permission: 'everyone',
-    run(context, args) {
-      const registry = context.commands;
-      if (registry === undefined) return fail('unavailable', 'help is not available');
-      if (args.command !== undefined) {
-        const definition = registry.find(String(args.command));
-        if (definition === undefined) return fail('unknown_command', `unknown command "${String(args.command)}"`);
-        const aliases = definition.aliases?.length ? `\naliases: ${definition.aliases.join(', ')}` : '';
-        return ok(`usage: ${registry.usage(definition)}\n${definition.summary}${aliases}`);
-      }
-      const line = (definition: Definition) => `  ${registry.usage(definition).padEnd(44)} ${definition.summary}`;
-      const current = registry.list().filter((definition) => !definition.legacy);
-      const legacy = registry.list().filter((definition) => definition.legacy);
-      return ok(
-        ['Commands:', ...current.map(line), '', 'Older GhostServer names, still accepted:', ...legacy.map(line)].join(
-          '\n',
-        ),
-      );
+    run(context, args, invoker) {
+      if (context.commands === undefined) return fail('internal', 'help is not available: no command registry');
+      return help(context.commands, args.command as string | undefined, invoker);
     },
   },
 
@@ -128,7 +203,7 @@ export const serverCommands: Definition[] = [
     run(context) {
       type Settings = { delay: number; preCommands: string; postCommands: string };
       const describe = (name: string, settings: Settings) =>
-        `${name}: ${settings.delay} s, pre: ${settings.preCommands || '(none)'}, post: ${settings.postCommands || '(none)'}`;
+        oneLine`${name}: ${settings.delay} s, pre: ${settings.preCommands || '(none)'}, post: ${settings.postCommands || '(none)'}`;
       const presets = Object.entries(context.countdown.presets).map(([name, preset]) => describe(name, preset));
       return ok([describe('current', context.countdown), ...presets].join('\n'), {
         presets: context.countdown.presets,
@@ -144,7 +219,7 @@ export const serverCommands: Definition[] = [
     mutates: true,
     run(context, args) {
       context.countdown.preCommands = (args.commands as string | undefined) ?? '';
-      return ok(`Pre-countdown commands: ${context.countdown.preCommands || '(none)'}`);
+      return ok(oneLine`Pre-countdown commands: ${context.countdown.preCommands || '(none)'}`);
     },
   },
   {
@@ -155,7 +230,7 @@ export const serverCommands: Definition[] = [
     mutates: true,
     run(context, args) {
       context.countdown.postCommands = (args.commands as string | undefined) ?? '';
-      return ok(`Post-countdown commands: ${context.countdown.postCommands || '(none)'}`);
+      return ok(oneLine`Post-countdown commands: ${context.countdown.postCommands || '(none)'}`);
     },
   },
   {
@@ -186,7 +261,9 @@ export const serverCommands: Definition[] = [
       if (args.pre !== undefined) context.countdown.preCommands = String(args.pre);
       if (args.post !== undefined) context.countdown.postCommands = String(args.post);
       const { preCommands, postCommands } = context.countdown;
-      return ok(`Countdown set to ${seconds} s (pre: ${preCommands || '(none)'}; post: ${postCommands || '(none)'})`);
+      return ok(
+        oneLine`Countdown set to ${seconds} s (pre: ${preCommands || '(none)'}; post: ${postCommands || '(none)'})`,
+      );
     },
   },
 
@@ -262,7 +339,7 @@ export const serverCommands: Definition[] = [
         acceptingPlayers: context.server.acceptingPlayers,
         acceptingSpectators: context.server.acceptingSpectators,
       };
-      const mapText = [...maps].map(([map, count]) => `${map} (${count})`).join(', ') || 'none';
+      const mapText = [...maps].map(([map, count]) => oneLine`${map} (${count})`).join(', ') || 'none';
       return ok(
         [
           `Server ${data.address}, up ${uptime}`,
@@ -286,7 +363,7 @@ export const serverCommands: Definition[] = [
       const results = context.store.races.results(race.id);
       const header = `Race ${race.id} (${race.startedAt.toISOString()}, ${race.duration} s countdown)`;
       if (results.length === 0) return ok(`${header}: no finishes yet`, { race, results });
-      const lines = results.map((finish, index) => `${index + 1}. ${finish.player} — ${finish.time}`);
+      const lines = results.map((finish, index) => oneLine`${index + 1}. ${finish.player} — ${finish.time}`);
       return ok(`${header}:\n${lines.join('\n')}`, { race, results });
     },
   },
@@ -298,7 +375,9 @@ export const serverCommands: Definition[] = [
     run(context, args) {
       const entries = context.store.audit.recent((args.count as number | undefined) ?? 20);
       if (entries.length === 0) return ok('No admin actions recorded yet.', { entries });
-      const lines = entries.map((entry) => `${entry.at.toISOString()} ${entry.source}:${entry.actor} ${entry.action}`);
+      const lines = entries.map(
+        (entry) => oneLine`${entry.at.toISOString()} ${entry.source}:${entry.actor} ${entry.action}`,
+      );
       return ok(lines.join('\n'), { entries });
     },
   },
