@@ -22,8 +22,10 @@ export {
   type CommandOptions,
   type PluginStorage,
   type PluginHooks,
+  type PluginEventArguments,
   type ServerState,
 } from './plugins/plugin.js';
+export { containPluginError } from './plugins/containment.js';
 export type { CommandResult, Permission, Invoker, CommandSource } from './commands/registry.js';
 export type { ServerEvents, EventName, ClientInfo } from './events.js';
 export type { EventBus } from './events.js';

@@ -30,7 +30,7 @@ describe('npm package', () => {
       expect(files).toContain(needed);
     }
     expect(
-      files.filter((file) => file.startsWith('test/') || file.startsWith('src/') || file.startsWith('dist/bench/')),
+      files.filter((file) => file.startsWith('test/') || file.startsWith('src/') || file.startsWith('bench/')),
     ).toEqual([]);
 
     const modules = join(project, 'node_modules');
@@ -72,17 +72,19 @@ describe('npm package', () => {
         "  async onHello(who?: string) { await this.respond(`hello ${who ?? 'world'}`); }",
         '  @on(ServerEvent.ClientConnect)',
         '  async onJoin(client: IClient) { await this.respondToClient(client, `hi ${client.name}`); }',
+        '  @on(ServerEvent.ClientDisconnect)',
+        "  onLeave(client: IClient, reason: string) { this.log.info({ player: client.name, reason }, 'left'); }",
         '}',
       ].join('\n'),
     );
     writeFileSync(
       join(project, 'run.ts'),
       [
-        "import { createServer, type GhostingServer } from 'ghosting';",
+        "import { containPluginError, createServer, type GhostingServer } from 'ghosting';",
         "const server: GhostingServer = createServer({ server: { hostname: '127.0.0.1', port: 0 }, database: { path: 'data/x.db' }, plugins: { modules: ['./plugin.ts'] } }, { configDirectory: process.cwd() });",
         'await server.start();',
         "const result = await server.command('hello tests');",
-        'console.log(JSON.stringify({ port: server.port, result }));',
+        "console.log(JSON.stringify({ port: server.port, result, pluginError: containPluginError(new Error('not a plugin')) }));",
         "await server.stop('done');",
       ].join('\n'),
     );
@@ -100,8 +102,10 @@ describe('npm package', () => {
     const report = JSON.parse(output.trim().split('\n').pop()!) as {
       port: number;
       result: { ok: boolean; text: string };
+      pluginError: boolean;
     };
     expect(report.port).toBeGreaterThan(0);
     expect(report.result).toEqual({ ok: true, text: 'hello tests' });
+    expect(report.pluginError).toBe(false); // an error outside every plugin is not a plugin's
   });
 });

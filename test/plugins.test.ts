@@ -5,17 +5,27 @@
  * The decorated plugin classes live in test/fixtures/plugins/*.ts and are only ever loaded by the
  * plugin loader at run time, never transformed by vitest (which does not lower decorators).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import ts from 'typescript';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import type { Config } from '../src/config.js';
 import { CONSOLE_INVOKER } from '../src/commands/registry.js';
+import { pluginParameters } from '../src/events.js';
 import { PluginLoadError } from '../src/plugins/loader.js';
-import type { SimClient } from '../src/sim/client.js';
+import {
+  Plugin,
+  ServerEvent,
+  type ConnectRequestInfo,
+  type CountdownInfo,
+  type IClient,
+} from '../src/plugins/plugin.js';
+import { SimClient } from '../src/sim/client.js';
 import {
   countPackets,
   joinApp,
@@ -28,6 +38,72 @@ import {
 } from './helpers.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures/plugins/', import.meta.url));
+const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+/** The real entry point as a child process, once it logs the port it listens on; its log as JSON lines. */
+function startServerProcess(args: string[]) {
+  const child = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const parsed: LogLine[] = [];
+  let output = '';
+  let pending = '';
+  const waiters = new Set<() => void>();
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+    output += text;
+    pending += text;
+    const complete = pending.split('\n');
+    pending = complete.pop()!;
+    for (const line of complete) {
+      try {
+        parsed.push(JSON.parse(line) as LogLine);
+      } catch {
+        // not a log line
+      }
+    }
+    for (const wake of [...waiters]) wake();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text));
+  const handle = {
+    child,
+    port: 0,
+    lines: () => parsed,
+    /** Resolves with the first `count` log lines that match, failing if the process exits first. */
+    waitForLines(match: (line: LogLine) => boolean, count: number, timeoutMs = 10_000): Promise<LogLine[]> {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => finish(new Error(`not ${count} matching log lines within ${timeoutMs} ms:\n${output}`)),
+          timeoutMs,
+        );
+        const onExit = (code: number | null) => finish(new Error(`the server exited with ${code}:\n${output}`));
+        const check = () => {
+          const found = parsed.filter(match);
+          if (found.length >= count) finish(undefined, found.slice(0, count));
+        };
+        const finish = (error?: Error, found?: LogLine[]) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          child.off('exit', onExit);
+          if (error) reject(error);
+          else resolve(found!);
+        };
+        waiters.add(check);
+        child.once('exit', onExit);
+        check();
+      });
+    },
+  };
+  return (
+    handle
+      // Generous: compiling the plugin (tsx) on a busy machine takes seconds.
+      .waitForLines((line) => line.msg.startsWith('ghost server listening'), 1, 30_000)
+      .then(([listening]) => ({ ...handle, port: (listening as LogLine & { port: number }).port }))
+  );
+}
 
 function startApp(
   modules: Config['plugins']['modules'],
@@ -47,6 +123,10 @@ const join = (app: App, name: string): Promise<SimClient> => joinApp(app, name);
 
 const serverMessage = (text: string) => (p: { type: string; id?: number; text?: string }) =>
   p.type === 'message' && p.id === 0 && p.text === text;
+
+/** Chat a client has received from another client, in order. */
+const chatFrom = (client: SimClient, sender: SimClient): string[] =>
+  client.received.flatMap(({ packet }) => (packet.type === 'message' && packet.id === sender.id ? [packet.text] : []));
 
 describe('the example plugin from the specification', () => {
   it('answers /ping with pong! to that client only, and /dm reaches only the named player', async () => {
@@ -153,28 +233,375 @@ describe('hooks', () => {
 });
 
 describe('a misbehaving plugin', () => {
-  it('is logged and skipped: throwing handlers and hooks, a throwing command, a hanging hook', async () => {
+  it('is contained: throwing handlers and a throwing command are logged, failing hooks refuse', async () => {
     const app = await startApp(['./misbehaving.ts'], { hookTimeoutMs: 300 });
-    const alice = await join(app, 'Alice'); // the connect handler throws
-    const bob = await join(app, 'Throw'); // beforeConnect throws: skipped, so admitted
+    const alice = await join(app, 'Alice'); // the connect handler throws: logged, Alice is in
+    const bob = await join(app, 'Bob');
+    // beforeConnect throws, or never answers: refused (fail closed), the second after the timeout.
+    await expect(join(app, 'Throw')).rejects.toThrow(/closed/);
+    const started = performance.now();
+    await expect(join(app, 'Hang')).rejects.toThrow(/closed/);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250);
 
-    alice.sendMessage('hello'); // beforeChat and the message handler throw: relayed anyway
-    expect(await bob.waitFor((p) => p.type === 'message' && p.id === alice.id)).toMatchObject({ text: 'hello' });
-
+    // The hook timeout holds each message once: a hanging or throwing beforeChat drops that
+    // message, a chat command that never answers stops holding the player's chat after it.
+    alice.sendMessage('throw');
+    alice.sendMessage('hang');
+    alice.sendMessage('/stall');
     alice.sendMessage('/boom');
+    alice.sendMessage('hello'); // the message handler throws: logged, relayed anyway
+    expect(await bob.waitFor((p) => p.type === 'message' && p.id === alice.id, 3000)).toMatchObject({ text: 'hello' });
+    expect(chatFrom(bob, alice)).toEqual(['hello']);
     await alice.waitFor((p) => p.type === 'message' && p.id === 0 && (p.text ?? '').includes('failed: boom'));
 
-    // A hook that never answers holds only that decision, for hook_timeout_ms at most.
-    const started = performance.now();
-    const hanging = await join(app, 'Hang');
-    expect(performance.now() - started).toBeGreaterThanOrEqual(250);
-    alice.sendMessage('hang');
-    expect(await bob.waitFor((p) => p.type === 'message' && p.id === alice.id && p.text === 'hang', 2000)).toBeTruthy();
-
     // Meanwhile the server kept serving everyone.
-    hanging.ping();
-    await hanging.waitFor((p) => p.type === 'ping');
-    expect(app.server.listClients().map((client) => client.name)).toEqual(['Alice', 'Throw', 'Hang']);
+    bob.ping();
+    await bob.waitFor((p) => p.type === 'ping');
+    expect(app.server.listClients().map((client) => client.name)).toEqual(['Alice', 'Bob']);
+  });
+});
+
+/** A plugin's hooks, answering whatever the test needs (typed `unknown`: they break the contract). */
+class BrokenHooks extends Plugin {
+  override name = 'Broken Hooks';
+
+  beforeConnect(request: ConnectRequestInfo): unknown {
+    switch (request.name) {
+      case 'NoReason':
+        return { allow: false };
+      case 'Throw':
+        throw new Error('connect hook bug');
+      case 'Hang':
+        return new Promise(() => {});
+      case 'Sloppy':
+        return { allow: 'yes' };
+      case 'Extra':
+        return { allow: true, because: 'a friend' };
+      case 'Rambling':
+        return { allow: false, reason: 'x'.repeat(201) };
+      case 'Forger':
+        return { allow: false, reason: 'no\n{"level":30,"msg":"fake line"}' };
+      default:
+        return undefined;
+    }
+  }
+
+  beforeChat(_client: IClient, text: string): unknown {
+    switch (text) {
+      case 'rewrite without text':
+        return { action: 'rewrite' };
+      case 'rewrite to a number':
+        return { action: 'rewrite', text: 42 };
+      case 'a bare string':
+        return 'drop';
+      case 'null':
+        return null;
+      case 'throw':
+        throw new Error('chat hook bug');
+      case 'hang':
+        return new Promise(() => {});
+      case 'unknown action':
+        return { action: 'shout' };
+      default:
+        return undefined;
+    }
+  }
+
+  beforeCountdown(countdown: CountdownInfo): unknown {
+    switch (countdown.duration) {
+      case 6:
+        return { allow: false, reason: 6 };
+      case 7:
+        return { allow: false };
+      case 8:
+        throw new Error('countdown hook bug');
+      case 9:
+        return new Promise(() => {});
+      default:
+        return undefined;
+    }
+  }
+}
+
+/** An app with these plugin instances added (as code embedding the server adds them), and its log. */
+async function startWith(plugins: Plugin[], hookTimeoutMs = 300): Promise<{ app: App; log: () => LogLine[] }> {
+  const lines: string[] = [];
+  const config = testConfig({ limits: { ...testConfig().limits, chat_per_second: 100 } });
+  config.database.path = tempDatabasePath();
+  config.plugins.hook_timeout_ms = hookTimeoutMs;
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+  const app = trackApp(createApp({ config, logger, configDirectory: fixtures }));
+  await app.start(plugins);
+  return { app, log: () => lines.map((line) => JSON.parse(line) as LogLine) };
+}
+
+interface LogLine {
+  level: number;
+  msg: string;
+  plugin?: string;
+  hook?: string;
+  err?: { message: string };
+}
+
+/** "hook: message" of each error line logged for a plugin. */
+const pluginErrors = (log: LogLine[], plugin: string) =>
+  log.filter((line) => line.level === 50 && line.plugin === plugin).map((line) => line.msg);
+
+describe('hooks fail closed', () => {
+  it('refuses a connection when beforeConnect refuses without a reason, throws, hangs or answers nonsense', async () => {
+    const { app, log } = await startWith([new BrokenHooks()]);
+    const refusals: string[] = [];
+    app.server.bus.on('clientRefused', ({ name, code, reason }) => void refusals.push(`${name}: ${code}: ${reason}`));
+    const names = ['NoReason', 'Throw', 'Hang', 'Sloppy', 'Extra', 'Rambling', 'Forger'];
+    for (const name of names) await expect(join(app, name), name).rejects.toThrow(/closed/);
+    const failed = 'plugin "Broken Hooks" failed to decide';
+    expect(refusals).toEqual([
+      'NoReason: plugin: plugin "Broken Hooks" gave no reason',
+      ...names.slice(1).map((name) => `${name}: plugin: ${failed}`),
+    ]);
+    // One error line each (none for a refusal without a reason: that is a valid answer).
+    expect(pluginErrors(log(), 'Broken Hooks')).toEqual([
+      'beforeConnect threw: connect hook bug; connection refused',
+      'beforeConnect did not answer within 300 ms; connection refused',
+      'beforeConnect answered allow: a string, not true or false; connection refused',
+      'beforeConnect answered an object with an unknown key "because"; connection refused',
+      'beforeConnect gave a reason of 201 characters (at most 200); connection refused',
+      'beforeConnect gave a reason with control or invisible characters; connection refused',
+    ]);
+
+    // Everyone else still gets in and is relayed.
+    const alice = await join(app, 'Alice');
+    const bob = await join(app, 'Bob');
+    alice.sendMessage('still here');
+    await bob.waitFor((p) => p.type === 'message' && p.id === alice.id && p.text === 'still here');
+  });
+
+  it('drops a chat message whose beforeChat throws, hangs or answers nonsense, and keeps relaying', async () => {
+    const { app, log } = await startWith([new BrokenHooks()]);
+    const alice = await join(app, 'Alice');
+    const bob = await join(app, 'Bob');
+    const broken = [
+      'rewrite without text',
+      'rewrite to a number',
+      'a bare string',
+      'null',
+      'throw',
+      'hang',
+      'unknown action',
+    ];
+    for (const text of broken) alice.sendMessage(text);
+    alice.sendMessage('fine');
+    // One sender's chat is decided in order: once "fine" is here, the others were dropped.
+    await bob.waitFor((p) => p.type === 'message' && p.id === alice.id && p.text === 'fine', 3000);
+    expect(chatFrom(bob, alice)).toEqual(['fine']);
+    expect(pluginErrors(log(), 'Broken Hooks')).toEqual([
+      'beforeChat answered "rewrite" with a text that is undefined, not a string; message dropped',
+      'beforeChat answered "rewrite" with a text that is a number, not a string; message dropped',
+      'beforeChat answered a string, not { action, text? } or nothing; message dropped',
+      'beforeChat answered null, not { action, text? } or nothing; message dropped',
+      'beforeChat threw: chat hook bug; message dropped',
+      'beforeChat did not answer within 300 ms; message dropped',
+      'beforeChat answered action "shout", not "allow", "rewrite" or "drop"; message dropped',
+    ]);
+    bob.sendMessage('and back');
+    await alice.waitFor((p) => p.type === 'message' && p.id === bob.id && p.text === 'and back');
+  });
+
+  it('refuses a countdown when beforeCountdown refuses without a reason, throws, hangs or answers nonsense', async () => {
+    const { app, log } = await startWith([new BrokenHooks()]);
+    const bob = await join(app, 'Bob');
+    const answers: string[] = [];
+    for (const duration of [6, 7, 8, 9]) {
+      const result = await app.commands.execute(`countdown start ${duration}`, CONSOLE_INVOKER);
+      expect(result.ok, String(duration)).toBe(false);
+      answers.push(result.text);
+    }
+    expect(answers).toEqual([
+      'countdown refused: plugin "Broken Hooks" failed to decide',
+      'countdown refused: plugin "Broken Hooks" gave no reason',
+      'countdown refused: plugin "Broken Hooks" failed to decide',
+      'countdown refused: plugin "Broken Hooks" failed to decide',
+    ]);
+    expect(pluginErrors(log(), 'Broken Hooks')).toEqual([
+      'beforeCountdown gave a reason that is a number, not a string; countdown refused',
+      'beforeCountdown threw: countdown hook bug; countdown refused',
+      'beforeCountdown did not answer within 300 ms; countdown refused',
+    ]);
+    // A countdown the hook has nothing against still starts.
+    expect((await app.commands.execute('countdown start 3', CONSOLE_INVOKER)).ok).toBe(true);
+    await bob.waitFor((p) => p.type === 'countdown_setup');
+  });
+
+  it('limits each plugin to 10 error lines per 10 seconds and says how many it left out', async () => {
+    const { app, log } = await startWith([new BrokenHooks()]);
+    for (let i = 0; i < 14; i++) await app.commands.execute('countdown start 8', CONSOLE_INVOKER);
+    const lines = log().filter((line) => line.plugin === 'Broken Hooks');
+    expect(lines.filter((line) => line.level === 50)).toHaveLength(10);
+    expect(lines.filter((line) => line.level === 40).map((line) => line.msg)).toEqual([
+      'more than 10 errors within 10 s: the next ones are counted, not logged, for up to 10 s',
+    ]);
+  });
+
+  it('gives onLoad hook_timeout_ms too: a plugin whose onLoad never finishes is not loaded', async () => {
+    class SlowStart extends Plugin {
+      override name = 'Slow Start';
+      onLoad(): Promise<void> {
+        return new Promise(() => {});
+      }
+    }
+    const config = testConfig();
+    config.database.path = tempDatabasePath();
+    config.plugins.hook_timeout_ms = 200;
+    const app = trackApp(createApp({ config }));
+    await expect(app.start([new SlowStart()])).rejects.toThrow(
+      /^plugin "Slow Start": onLoad did not answer within 200 ms$/,
+    );
+    expect(app.server.running).toBe(false);
+  });
+
+  it('refuses to load a plugin with an unusable name or a hook that is not a method', async () => {
+    class Nameless extends Plugin {
+      override name = ' ';
+    }
+    class TwoLines extends Plugin {
+      override name = 'Two\nLines';
+    }
+    class NotAMethod extends Plugin {
+      override name = 'Not A Method';
+      readonly beforeChat = 'drop';
+    }
+    for (const [plugin, message] of [
+      [new Nameless(), /^plugin "\(embedded\)": its name is empty$/],
+      [new TwoLines(), /^plugin "\(embedded\)": its name has control or invisible characters$/],
+      [new NotAMethod(), /^plugin "Not A Method": beforeChat is a string, not a method$/],
+    ] as const) {
+      const config = testConfig();
+      config.database.path = tempDatabasePath();
+      const app = trackApp(createApp({ config }));
+      await expect(app.start([plugin])).rejects.toThrow(message);
+    }
+  });
+});
+
+describe("a plugin's own timers and promises", () => {
+  it('are logged as its errors, and the server (node dist/index.js) keeps serving', { timeout: 60_000 }, async () => {
+    const directory = mkdtempSync(joinPath(tmpdir(), 'ghosting-plugin-timers-'));
+    const configPath = joinPath(directory, 'config.toml');
+    writeFileSync(
+      configPath,
+      [
+        '[server]',
+        'hostname = "127.0.0.1"',
+        'port = 0',
+        '[database]',
+        `path = ${JSON.stringify(joinPath(directory, 'ghosting.db'))}`,
+        '[plugins]',
+        `modules = [${JSON.stringify(joinPath(fixtures, 'timer-bugs.ts'))}]`,
+      ].join('\n'),
+    );
+    const server = await startServerProcess(['--config', configPath, '--no-cli']);
+    const alice = await SimClient.connect({ host: '127.0.0.1', port: server.port, name: 'Alice', map: 'sp_a1_intro1' });
+    const bob = await SimClient.connect({ host: '127.0.0.1', port: server.port, name: 'Bob', map: 'sp_a1_intro1' });
+    try {
+      alice.sendMessage('/explode');
+      await alice.waitFor(serverMessage('scheduled'));
+      const failures = [
+        'timeout bug',
+        'interval bug 1',
+        'interval bug 2',
+        'async timer bug',
+        'forgotten promise',
+        'microtask bug',
+        'immediate bug',
+      ];
+      const logged = await server.waitForLines(
+        (line) => line.plugin === 'Timer Bugs' && line.level === 50,
+        failures.length,
+      );
+      expect(logged.map((line) => line.err?.message).sort()).toEqual([...failures].sort());
+      for (const line of logged)
+        expect(line.msg).toMatch(/^plugin code failed where nothing caught it \(.+\); the server goes on$/);
+
+      // Still serving: chat is relayed both ways, and a ping answered, after every failure.
+      alice.sendMessage('still alive?');
+      await bob.waitFor((p) => p.type === 'message' && p.id === alice.id && p.text === 'still alive?');
+      bob.sendMessage('yes');
+      await alice.waitFor((p) => p.type === 'message' && p.id === bob.id && p.text === 'yes');
+      expect(server.child.exitCode).toBeNull();
+      expect(server.lines().filter((line) => line.level >= 60)).toEqual([]);
+    } finally {
+      alice.close();
+      bob.close();
+    }
+    server.child.kill('SIGTERM');
+    expect(await new Promise((resolve) => server.child.once('exit', resolve))).toBe(0);
+  });
+});
+
+describe('containment', () => {
+  it('blames what a plugin scheduled on the plugin, and what the server did for it on nobody', async () => {
+    const { containMicrotasks, containPluginError, currentPlugin, outsidePlugins, runAsPlugin } =
+      await import('../src/plugins/containment.js');
+    const failures: string[] = [];
+    const scope = { name: 'Probe', fail: (_message: string, error?: unknown) => void failures.push(String(error)) };
+    const seen: Array<string | undefined> = [];
+    await new Promise<void>((resolve) =>
+      runAsPlugin(scope, () => {
+        setTimeout(() => seen.push(currentPlugin()?.name), 1);
+        void Promise.resolve().then(() => seen.push(currentPlugin()?.name));
+        // Server code a plugin calls (a broadcast, a storage write, its logger) runs outside it.
+        outsidePlugins(() =>
+          setTimeout(() => {
+            seen.push(currentPlugin()?.name);
+            resolve();
+          }, 20),
+        );
+      }),
+    );
+    expect(seen).toEqual(['Probe', 'Probe', undefined]);
+
+    expect(containPluginError(new Error('a server bug'))).toBe(false);
+    expect(runAsPlugin(scope, () => containPluginError(new Error('a plugin bug')))).toBe(true);
+    containMicrotasks();
+    await new Promise<void>((resolve) =>
+      runAsPlugin(scope, () => {
+        queueMicrotask(() => {
+          throw new Error('a microtask bug');
+        });
+        queueMicrotask(resolve);
+      }),
+    );
+    expect(failures).toEqual(['Error: a plugin bug', 'Error: a microtask bug']);
+  });
+});
+
+describe('the table of events', () => {
+  it('keeps the plugin names of every event', () => {
+    expect({ ...ServerEvent }).toEqual({
+      ClientConnect: 'clientConnected',
+      ClientDisconnect: 'clientDisconnected',
+      ClientMessage: 'clientMessage',
+      MapChange: 'mapChanged',
+      SpeedrunFinish: 'speedrunFinished',
+      CountdownStart: 'countdownStarted',
+      CountdownGo: 'countdownGo',
+      ModelChange: 'modelChanged',
+      ColorChange: 'colorChanged',
+      ServerStart: 'serverStarted',
+      ServerStop: 'serverStopping',
+    });
+    expect(Object.isFrozen(ServerEvent)).toBe(true);
+  });
+
+  it('is what docs/plugins.md lists: every event plugins can listen to, with its arguments', () => {
+    const docs = readFileSync(new URL('../docs/plugins.md', import.meta.url), 'utf8');
+    const documented = [...docs.matchAll(/^\| `ServerEvent\.(\w+)` \| `\(([^)]*)\)` \|/gm)].map(
+      ([, key, parameters]) => `${key}(${parameters})`,
+    );
+    const table = Object.entries(ServerEvent).map(
+      ([key, event]) => `${key}(${(pluginParameters(event) ?? ['?']).join(', ')})`,
+    );
+    expect(documented.sort()).toEqual(table.sort());
   });
 });
 

@@ -9,48 +9,48 @@
  * - chat: chat commands first (a message starting with the prefix runs a command for that
  *   player and is not relayed), then each plugin's `beforeChat` in load order.
  * - countdowns: each plugin's `beforeCountdown` in load order; the first refusal wins.
- * A hook that throws or takes longer than `hook_timeout_ms` is logged and skipped.
+ *
+ * Hooks fail closed. Every hook (the three above, onLoad and onUnload) has `hook_timeout_ms` to
+ * answer, and what it answers is checked against its contract (decisions.ts). A hook that throws,
+ * times out or answers something else refuses what it guards: the connection is refused, the
+ * chat message dropped, the countdown refused, the plugin not loaded. Every call into a plugin
+ * runs in its context (containment.ts), so whatever its code does later is blamed on it too.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AdminContext } from '../commands/context.js';
 import { fail, ok, type CommandRegistry, type CommandResult, type Invoker } from '../commands/registry.js';
 import type { PluginSettings } from '../config.js';
 import type { Store } from '../db/database.js';
-import type { ClientInfo, EventName, ServerEvents } from '../events.js';
+import { pluginArguments, pluginParameters, type ClientInfo, type EventName } from '../events.js';
 import type { GhostServer } from '../ghost/server.js';
 import type { Logger } from '../logger.js';
+import { printable } from '../text/printable.js';
+import { containMicrotasks, outsidePlugins, outsidePluginsView, runAsPlugin, type PluginScope } from './containment.js';
+import { checkPluginName, kindOf, readChat, readGate } from './decisions.js';
 import { loadPluginClasses, PluginLoadError } from './loader.js';
 import { parsePattern, PatternError } from './patterns.js';
 import {
   attachServices,
   declarationsOf,
-  type ChatDecision,
-  type ConnectDecision,
   type ConnectRequestInfo,
   type CountdownInfo,
-  type CountdownDecision,
   type Plugin,
   type PluginHooks,
   type PluginStorage,
   type ServerEvent,
 } from './plugin.js';
 
-/** Positional arguments each event gives an `@on` method. */
-const EVENT_ARGUMENTS: { [E in EventName]?: (payload: ServerEvents[E]) => unknown[] } = {
-  clientConnected: (p) => [p.client],
-  clientDisconnected: (p) => [p.client, p.reason],
-  clientMessage: (p) => [p.text, p.client],
-  mapChanged: (p) => [p.client, p.client.map, p.previousMap],
-  speedrunFinished: (p) => [p.client, p.time],
-  countdownStarted: (p) => [p.duration, p.preCommands, p.postCommands],
-  countdownGo: () => [],
-  modelChanged: (p) => [p.client, p.client.model, p.previousModel],
-  colorChanged: (p) => [p.client, p.client.color, p.previousColor],
-  serverStarted: (p) => [p.hostname, p.port],
-  serverStopping: (p) => [p.reason],
-};
-
 type HookedPlugin = Plugin & PluginHooks;
+type HookName = keyof PluginHooks;
+const HOOKS: readonly HookName[] = ['beforeConnect', 'beforeChat', 'beforeCountdown', 'onLoad', 'onUnload'];
+
+type ChatVerdict = { action: 'allow' } | { action: 'rewrite'; text: string } | { action: 'drop' };
+const ALLOW: ChatVerdict = { action: 'allow' };
+const DROP: ChatVerdict = { action: 'drop' };
+
+/** At most this many error lines per plugin per window; the rest are counted (a broken interval). */
+const ERROR_LINES_PER_WINDOW = 10;
+const ERROR_WINDOW_MS = 10_000;
 
 interface Invocation {
   output: string[];
@@ -74,6 +74,85 @@ export interface PluginHostOptions {
 
 class HookTimeout extends Error {}
 
+/**
+ * A plugin as its failures are reported: a logger tagged with its name, and a limit on how many
+ * error lines it can write, so that an interval that throws every millisecond cannot flood the log.
+ */
+class PluginRuntime implements PluginScope {
+  private log: Logger;
+  private windowStart = 0;
+  private lines = 0;
+  private suppressed = 0;
+
+  constructor(
+    public name: string,
+    private readonly parent: Logger,
+  ) {
+    this.log = parent.child({ plugin: name });
+  }
+
+  /** The plugin's own logger (its methods run outside the plugin's context). */
+  get logger(): Logger {
+    return this.log;
+  }
+
+  rename(name: string): void {
+    this.name = name;
+    this.log = this.parent.child({ plugin: name });
+  }
+
+  fail(message: string, error?: unknown, fields: Record<string, unknown> = {}): void {
+    const now = performance.now();
+    if (now - this.windowStart >= ERROR_WINDOW_MS) {
+      this.windowStart = now;
+      this.lines = 0;
+    }
+    outsidePlugins(() => {
+      if (this.lines >= ERROR_LINES_PER_WINDOW) {
+        if (this.suppressed++ === 0) {
+          const seconds = ERROR_WINDOW_MS / 1000;
+          this.log.warn(
+            `more than ${ERROR_LINES_PER_WINDOW} errors within ${seconds} s: the next ones are counted, not logged, for up to ${seconds} s`,
+          );
+        }
+        return;
+      }
+      this.lines++;
+      const details: Record<string, unknown> = { ...fields, ...describeError(error) };
+      if (this.suppressed > 0) details.suppressed = this.suppressed;
+      this.suppressed = 0;
+      this.log.error(details, message);
+    });
+  }
+}
+
+/** Log fields for whatever a plugin threw (an Error, or any other value). */
+function describeError(error: unknown): Record<string, unknown> {
+  if (error === undefined) return {};
+  if (error instanceof Error) return { err: error };
+  return { thrown: textOf(error) };
+}
+
+/** A thrown value's message as one printable line, whatever it is. */
+function textOf(value: unknown): string {
+  let text: string;
+  try {
+    text = String(value instanceof Error ? value.message : value);
+  } catch {
+    text = `(${kindOf(value)} that cannot be shown)`;
+  }
+  return printable(text).slice(0, 200);
+}
+
+/** Calls plugin code in the plugin's context; a synchronous throw becomes a rejection. */
+function invoke<T>(scope: PluginScope, work: () => T): Promise<Awaited<T>> {
+  try {
+    return Promise.resolve(runAsPlugin(scope, work)) as Promise<Awaited<T>>;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 function withTimeout<T>(work: Promise<T> | T, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new HookTimeout(`no answer within ${ms} ms`)), ms);
@@ -93,25 +172,36 @@ function withTimeout<T>(work: Promise<T> | T, ms: number): Promise<T> {
 export class PluginHost {
   readonly loaded: LoadedPlugin[] = [];
   private readonly invocations = new AsyncLocalStorage<Invocation>();
+  private readonly runtimes = new WeakMap<Plugin, PluginRuntime>();
   private readonly log: Logger;
   private readonly unsubscribers: Array<() => void> = [];
 
   constructor(private readonly options: PluginHostOptions) {
     this.log = options.logger.child({ module: 'plugins' });
+    containMicrotasks();
     const { server } = options;
-    server.addChatFilter((client, text) => this.chatCommand(client, text));
-    server.addChatFilter((client, text) => this.runChatHooks(client, text));
-    server.addAdmissionCheck((request, address) =>
-      this.runConnectHooks({
-        name: request.name,
-        address,
-        spectator: request.spectator,
-        map: request.map,
-        model: request.model,
-        color: request.color,
-      }),
+    server.addChatFilter((client, text) => this.guard('chat', () => this.chatCommand(client, text), DROP));
+    server.addChatFilter((client, text) => this.guard('chat', () => this.runChatHooks(client, text), DROP));
+    server.addAdmissionCheck(
+      (request, address) =>
+        this.guard(
+          'connect',
+          () =>
+            this.runConnectHooks({
+              name: request.name,
+              address,
+              spectator: request.spectator,
+              map: request.map,
+              model: request.model,
+              color: request.color,
+            }),
+          'plugin checks failed',
+        ),
+      'plugin',
     );
-    server.addCountdownCheck((countdown) => this.runCountdownHooks(countdown));
+    server.addCountdownCheck((countdown) =>
+      this.guard('countdown', () => this.runCountdownHooks(countdown), 'plugin checks failed'),
+    );
   }
 
   /** Loads every configured module in order. Throws PluginLoadError for a required one that fails. */
@@ -120,7 +210,15 @@ export class PluginHost {
       const { module, optional } = typeof entry === 'string' ? { module: entry, optional: false } : entry;
       try {
         const classes = await loadPluginClasses(module, this.options.configDirectory);
-        for (const PluginClass of classes) await this.add(new PluginClass(), module);
+        for (const PluginClass of classes) {
+          // Named after its module until it has a name of its own.
+          const runtime = new PluginRuntime(module, this.log);
+          await this.register(
+            runAsPlugin(runtime, () => new PluginClass()),
+            module,
+            runtime,
+          );
+        }
       } catch (error) {
         const failure =
           error instanceof PluginLoadError
@@ -134,26 +232,49 @@ export class PluginHost {
 
   /** Registers an instantiated plugin (also used by code that embeds the server). */
   async add(plugin: HookedPlugin, module = '(embedded)'): Promise<void> {
-    const log = this.log.child({ plugin: plugin.name });
+    await this.register(plugin, module, new PluginRuntime(module, this.log));
+  }
+
+  private async register(plugin: HookedPlugin, module: string, runtime: PluginRuntime): Promise<void> {
+    const badName = checkPluginName(plugin.name);
+    if (badName !== undefined) throw new PluginLoadError(`plugin "${module}": ${badName}`);
+    for (const hook of HOOKS) {
+      const member: unknown = plugin[hook];
+      if (member !== undefined && typeof member !== 'function')
+        throw new PluginLoadError(`plugin "${plugin.name}": ${hook} is ${kindOf(member)}, not a method`);
+    }
+    runtime.rename(plugin.name);
+    this.runtimes.set(plugin, runtime);
+    // Whatever the plugin calls on the server runs outside its context (see containment.ts).
+    const log = outsidePluginsView(runtime.logger);
+    const storage = this.storageFor(plugin.name);
     attachServices(plugin, {
       log,
-      clients: () => this.options.server.listClients(),
-      state: () => ({
-        hostname: this.options.server.hostname,
-        port: this.options.server.port,
-        acceptingPlayers: this.options.server.acceptingPlayers,
-        acceptingSpectators: this.options.server.acceptingSpectators,
-      }),
-      broadcast: (text) => this.options.server.broadcastServerMessage(text),
-      sendTo: (id, text) => this.options.server.sendServerMessage(id, text),
+      clients: () => outsidePlugins(() => this.options.server.listClients()),
+      state: () =>
+        outsidePlugins(() => ({
+          hostname: this.options.server.hostname,
+          port: this.options.server.port,
+          acceptingPlayers: this.options.server.acceptingPlayers,
+          acceptingSpectators: this.options.server.acceptingSpectators,
+        })),
+      broadcast: (text) => outsidePlugins(() => this.options.server.broadcastServerMessage(text)),
+      sendTo: (id, text) => outsidePlugins(() => this.options.server.sendServerMessage(id, text)),
       respond: (text) => {
         const invocation = this.invocations.getStore();
         if (invocation === undefined) log.warn({ text }, 'respond() outside a command; nothing sent');
         else invocation.output.push(text);
       },
       runCommand: (line) =>
-        this.options.commands.execute(line, { source: 'plugin', name: plugin.name, permission: 'admin' }),
-      storage: this.storageFor(plugin.name),
+        outsidePlugins(() =>
+          this.options.commands.execute(line, { source: 'plugin', name: plugin.name, permission: 'admin' }),
+        ),
+      storage: {
+        get: (key) => outsidePlugins(() => storage.get(key)),
+        set: (key, value) => outsidePlugins(() => storage.set(key, value)),
+        delete: (key) => outsidePlugins(() => storage.delete(key)),
+        keys: () => outsidePlugins(() => storage.keys()),
+      },
     });
 
     const { commands, events } = declarationsOf(plugin);
@@ -183,6 +304,7 @@ export class PluginHost {
           run: (_context: AdminContext, args: Record<string, string | number | undefined>, invoker: Invoker) =>
             this.runCommand(
               plugin,
+              runtime,
               declaration.method,
               parsed.arguments.map((spec) => spec.name),
               parsed.clientArguments,
@@ -199,31 +321,35 @@ export class PluginHost {
         names.push(parsed.name);
       }
       for (const declaration of events) {
-        const stop = this.subscribe(plugin, declaration.event, declaration.method, log);
+        const stop = this.subscribe(plugin, runtime, declaration.event, declaration.method);
         if (stop !== undefined) unsubscribeEvents.push(stop);
       }
-      await plugin.onLoad?.();
+      if (typeof plugin.onLoad === 'function') await this.callHook(runtime, () => plugin.onLoad!());
     } catch (error) {
       for (const step of [...unsubscribeEvents, ...unregisterCommands]) step();
       if (error instanceof PluginLoadError) throw error;
-      throw new PluginLoadError(`plugin "${plugin.name}": onLoad failed: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new PluginLoadError(`plugin "${plugin.name}": onLoad ${this.problemOf(error)}`, { cause: error });
     }
     this.unsubscribers.push(...unsubscribeEvents);
     this.loaded.push({ plugin, module, commands: names });
-    log.info({ version: plugin.version, module, commands: names }, 'plugin loaded');
+    this.log.info({ plugin: plugin.name, version: plugin.version, module, commands: names }, 'plugin loaded');
   }
 
   async unloadAll(): Promise<void> {
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
     for (const { plugin } of this.loaded) {
+      if (typeof plugin.onUnload !== 'function') continue;
+      const runtime = this.runtimeOf(plugin);
       try {
-        await withTimeout(plugin.onUnload?.(), this.options.settings.hook_timeout_ms);
+        await this.callHook(runtime, () => plugin.onUnload!());
       } catch (error) {
-        this.log.warn({ err: error, plugin: plugin.name }, 'plugin failed to unload cleanly');
+        this.hookFailed(runtime, 'onUnload', error, 'it may not have finished cleaning up');
       }
     }
+  }
+
+  private runtimeOf(plugin: Plugin): PluginRuntime {
+    return this.runtimes.get(plugin)!;
   }
 
   private storageFor(plugin: string): PluginStorage {
@@ -236,29 +362,55 @@ export class PluginHost {
     };
   }
 
+  /** Calls a hook in the plugin's context, limited to hook_timeout_ms (a HookTimeout after that). */
+  private callHook<T>(runtime: PluginRuntime, work: () => T): Promise<Awaited<T>> {
+    return withTimeout(invoke(runtime, work), this.options.settings.hook_timeout_ms);
+  }
+
+  /** What went wrong with a hook, in words: "threw: boom", "did not answer within 1000 ms". */
+  private problemOf(error: unknown): string {
+    if (error instanceof HookTimeout) return `did not answer within ${this.options.settings.hook_timeout_ms} ms`;
+    return `threw: ${textOf(error)}`;
+  }
+
+  /** Logs a failed hook once, as the plugin's error: which hook, what went wrong, what follows. */
+  private hookFailed(runtime: PluginRuntime, hook: HookName, failure: unknown, consequence: string): void {
+    const invalid = typeof failure === 'string';
+    const problem = invalid ? failure : this.problemOf(failure);
+    const error = invalid || failure instanceof HookTimeout ? undefined : failure;
+    runtime.fail(`${hook} ${problem}; ${consequence}`, error, { hook });
+  }
+
+  /** Runs host code that must not throw into the server: if it does, the plugins' answer is `fallback`. */
+  private async guard<T>(what: string, work: () => Promise<T>, fallback: T): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      this.log.error({ err: error, decision: what }, 'plugin host failed; refused');
+      return fallback;
+    }
+  }
+
   private subscribe(
     plugin: Plugin,
+    runtime: PluginRuntime,
     event: ServerEvent,
     method: (...args: unknown[]) => unknown,
-    log: Logger,
   ): (() => void) | undefined {
-    const toArguments = EVENT_ARGUMENTS[event as EventName] as ((payload: unknown) => unknown[]) | undefined;
-    if (toArguments === undefined) {
-      log.warn({ event }, 'unknown event; the handler will never run');
+    if (pluginParameters(event) === undefined) {
+      runtime.logger.warn({ event }, 'unknown event; the handler will never run');
       return undefined;
     }
-    const stop = this.options.server.bus.on(event as EventName, async (payload: unknown) => {
-      try {
-        await method.apply(plugin, toArguments(payload));
-      } catch (error) {
-        log.error({ err: error, event }, 'plugin event handler failed');
-      }
+    return this.options.server.bus.on(event as EventName, (payload: unknown) => {
+      invoke(runtime, () => method.apply(plugin, pluginArguments(event, payload)!)).catch((error: unknown) =>
+        runtime.fail('plugin event handler failed', error, { event }),
+      );
     });
-    return stop;
   }
 
   private async runCommand(
     plugin: Plugin,
+    runtime: PluginRuntime,
     method: (...args: unknown[]) => unknown,
     order: string[],
     clientArguments: Set<string>,
@@ -279,7 +431,7 @@ export class PluginHost {
     const invocation: Invocation = { output: [], invoker };
     let returned: unknown;
     try {
-      returned = await this.invocations.run(invocation, () => method.apply(plugin, values));
+      returned = await this.invocations.run(invocation, () => invoke(runtime, () => method.apply(plugin, values)));
     } catch (error) {
       // An expected refusal, not a bug: the plugin's message becomes the failed result.
       if (error instanceof Error && error.name === 'CommandError') return fail('refused', error.message);
@@ -298,87 +450,97 @@ export class PluginHost {
     return id === undefined ? undefined : clients.find((client) => client.id === Number(id));
   }
 
-  /** A chat line starting with the prefix runs a command for that player instead of being relayed. */
-  private async chatCommand(client: ClientInfo, text: string): Promise<{ action: 'allow' } | { action: 'drop' }> {
+  /**
+   * A chat line starting with the prefix runs a command for that player instead of being relayed.
+   * The player's next messages wait for its answer at most hook_timeout_ms; a slower command
+   * answers when it is done.
+   */
+  private async chatCommand(client: ClientInfo, text: string): Promise<ChatVerdict> {
     const prefix = this.options.settings.command_prefix;
-    if (prefix === '' || !text.startsWith(prefix) || text.trim() === prefix) return { action: 'allow' };
+    if (prefix === '' || !text.startsWith(prefix) || text.trim() === prefix) return ALLOW;
     const line = text.slice(prefix.length);
-    const invoker: Invoker = { source: 'chat', name: client.name, permission: 'everyone', clientId: client.id };
+    const invoker: Invoker = {
+      source: 'chat',
+      name: client.name,
+      permission: 'everyone',
+      clientId: client.id,
+      prefix,
+    };
     const commandName = line.trim().split(/\s+/)[0] ?? '';
-    let result: CommandResult;
-    try {
-      result = await this.options.commands.execute(line, invoker);
-    } catch (error) {
-      this.log.error({ err: error }, 'chat command failed');
-      result = fail('internal', 'that command failed');
-    }
-    let reply = result.text;
-    if (!result.ok && result.code === 'unknown_command')
-      reply = `Unknown command ${prefix}${commandName}. Type ${prefix}help for the list.`;
-    // SAR prints one line per message.
-    for (const line of reply.split('\n').filter((part) => part.trim() !== ''))
-      this.options.server.sendServerMessage(client.id, line);
-    return { action: 'drop' };
+    const answered = this.options.commands
+      .execute(line, invoker)
+      .catch((error: unknown): CommandResult => {
+        this.log.error({ err: error }, 'chat command failed');
+        return fail('internal', 'that command failed');
+      })
+      .then((result) => {
+        let reply = result.text;
+        if (!result.ok && result.code === 'unknown_command')
+          reply = `Unknown command ${prefix}${commandName}. Type ${prefix}help for the list.`;
+        // SAR prints one line per message.
+        for (const part of reply.split('\n').filter((piece) => piece.trim() !== ''))
+          this.options.server.sendServerMessage(client.id, part);
+      });
+    await withTimeout(answered, this.options.settings.hook_timeout_ms).catch(() => undefined);
+    return DROP;
   }
 
-  private async runHooks<T>(
-    hook: 'beforeConnect' | 'beforeChat' | 'beforeCountdown',
-    call: (plugin: HookedPlugin) => T | Promise<T> | undefined,
-    decide: (decision: T) => boolean,
-  ): Promise<T | undefined> {
+  /** Asks each plugin's beforeConnect or beforeCountdown; the first refusal (or failure) wins. */
+  private async runGateHooks(
+    hook: 'beforeConnect' | 'beforeCountdown',
+    ask: (plugin: HookedPlugin) => unknown,
+    consequence: string,
+  ): Promise<string | undefined> {
     for (const { plugin } of this.loaded) {
       if (typeof plugin[hook] !== 'function') continue;
+      const runtime = this.runtimeOf(plugin);
+      let answer: unknown;
       try {
-        const decision = await withTimeout(call(plugin), this.options.settings.hook_timeout_ms);
-        if (decision !== undefined && decide(decision)) return decision;
+        answer = await this.callHook(runtime, () => ask(plugin));
       } catch (error) {
-        this.log.error(
-          { err: error, plugin: plugin.name, hook },
-          `plugin hook ${error instanceof HookTimeout ? 'timed out' : 'failed'}; skipped`,
-        );
+        this.hookFailed(runtime, hook, error, consequence);
+        return `plugin "${runtime.name}" failed to decide`;
       }
+      const read = readGate(answer);
+      if (!read.ok) {
+        this.hookFailed(runtime, hook, read.problem, consequence);
+        return `plugin "${runtime.name}" failed to decide`;
+      }
+      if (!read.value.allow) return read.value.reason ?? `plugin "${runtime.name}" gave no reason`;
     }
     return undefined;
   }
 
-  private async runConnectHooks(request: ConnectRequestInfo): Promise<string | undefined> {
-    const refusal = await this.runHooks<ConnectDecision>(
-      'beforeConnect',
-      (plugin) => plugin.beforeConnect?.(request),
-      (decision) => decision !== undefined && !decision.allow,
-    );
-    return refusal !== undefined && !refusal.allow ? refusal.reason : undefined;
+  private runConnectHooks(request: ConnectRequestInfo): Promise<string | undefined> {
+    return this.runGateHooks('beforeConnect', (plugin) => plugin.beforeConnect!(request), 'connection refused');
   }
 
-  private async runChatHooks(
-    client: ClientInfo,
-    text: string,
-  ): Promise<{ action: 'allow' } | { action: 'rewrite'; text: string } | { action: 'drop' }> {
+  private runCountdownHooks(countdown: CountdownInfo): Promise<string | undefined> {
+    return this.runGateHooks('beforeCountdown', (plugin) => plugin.beforeCountdown!(countdown), 'countdown refused');
+  }
+
+  /** Each plugin's beforeChat in load order, each answer limited in time and checked. */
+  private async runChatHooks(client: ClientInfo, text: string): Promise<ChatVerdict> {
     let current = text;
     for (const { plugin } of this.loaded) {
       if (typeof plugin.beforeChat !== 'function') continue;
-      let decision: ChatDecision;
+      const runtime = this.runtimeOf(plugin);
+      const said = current;
+      let answer: unknown;
       try {
-        decision = await withTimeout(plugin.beforeChat(client, current), this.options.settings.hook_timeout_ms);
+        answer = await this.callHook(runtime, () => plugin.beforeChat!(client, said));
       } catch (error) {
-        this.log.error(
-          { err: error, plugin: plugin.name, hook: 'beforeChat' },
-          `plugin hook ${error instanceof HookTimeout ? 'timed out' : 'failed'}; skipped`,
-        );
-        continue;
+        this.hookFailed(runtime, 'beforeChat', error, 'message dropped');
+        return DROP;
       }
-      if (decision?.action === 'drop') return { action: 'drop' };
-      if (decision?.action === 'rewrite') current = decision.text;
+      const read = readChat(answer, said);
+      if (!read.ok) {
+        this.hookFailed(runtime, 'beforeChat', read.problem, 'message dropped');
+        return DROP;
+      }
+      if (read.value.action === 'drop') return DROP;
+      if (read.value.action === 'rewrite') current = read.value.text;
     }
-    return current === text ? { action: 'allow' } : { action: 'rewrite', text: current };
-  }
-
-  private async runCountdownHooks(countdown: CountdownInfo): Promise<string | undefined> {
-    const refusal = await this.runHooks<CountdownDecision>(
-      'beforeCountdown',
-      (plugin) => plugin.beforeCountdown?.(countdown),
-      (decision) => decision !== undefined && !decision.allow,
-    );
-    return refusal !== undefined && !refusal.allow ? refusal.reason : undefined;
+    return current === text ? ALLOW : { action: 'rewrite', text: current };
   }
 }

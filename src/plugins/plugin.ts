@@ -5,7 +5,7 @@
  * Decorators only record what a method is for, per instance; the plugin host (host.ts) reads
  * those records when it loads the plugin and wires them to the command registry and event bus.
  */
-import type { ClientInfo } from '../events.js';
+import type { ClientInfo, PluginEventArguments, ServerEvent } from '../events.js';
 import type { Color } from '../ghost/protocol/packets.js';
 import type { Logger } from '../logger.js';
 import type { CommandResult, Permission } from '../commands/registry.js';
@@ -13,32 +13,11 @@ import type { CommandResult, Permission } from '../commands/registry.js';
 /** A connected client as plugins see it (a snapshot; ids never change, names can). */
 export type IClient = ClientInfo;
 
-/** Events a plugin can listen to with `@on(ServerEvent.X)`, and the arguments its method gets. */
-export const ServerEvent = {
-  /** (client) */
-  ClientConnect: 'clientConnected',
-  /** (client, reason) */
-  ClientDisconnect: 'clientDisconnected',
-  /** (text, client) — chat that is being relayed (not chat commands) */
-  ClientMessage: 'clientMessage',
-  /** (client, map, previousMap) */
-  MapChange: 'mapChanged',
-  /** (client, time) */
-  SpeedrunFinish: 'speedrunFinished',
-  /** (duration, preCommands, postCommands) */
-  CountdownStart: 'countdownStarted',
-  /** () — the countdown has reached zero */
-  CountdownGo: 'countdownGo',
-  /** (client, model, previousModel) */
-  ModelChange: 'modelChanged',
-  /** (client, color, previousColor) */
-  ColorChange: 'colorChanged',
-  /** (hostname, port) */
-  ServerStart: 'serverStarted',
-  /** (reason) */
-  ServerStop: 'serverStopping',
-} as const;
-export type ServerEvent = (typeof ServerEvent)[keyof typeof ServerEvent];
+/**
+ * Events a plugin can listen to with `@on(ServerEvent.X)`. The names and the arguments each
+ * event gives a method come from the one table of events in src/events.ts.
+ */
+export { ServerEvent, type PluginEventArguments } from '../events.js';
 
 export interface CommandOptions {
   /** Who may run it (default: everyone). */
@@ -46,12 +25,15 @@ export interface CommandOptions {
   aliases?: string[];
 }
 
-/** What a hook decides about a client that wants to join. */
-export type ConnectDecision = { allow: true } | { allow: false; reason: string } | void;
-/** What a hook decides about a chat message: relay it, relay other text, or drop it. */
+// What hooks may answer. The host checks every answer against exactly these shapes (and the
+// lengths in decisions.ts); anything else counts as a failed hook and refuses (docs/plugins.md).
+
+/** What a hook decides about a client that wants to join (no reason: a default one is given). */
+export type ConnectDecision = { allow: true } | { allow: false; reason?: string } | void;
+/** What a hook decides about a chat message: relay it, relay other (non-empty) text, or drop it. */
 export type ChatDecision = { action: 'allow' } | { action: 'rewrite'; text: string } | { action: 'drop' } | void;
-/** What a hook decides about a countdown about to start. */
-export type CountdownDecision = { allow: true } | { allow: false; reason: string } | void;
+/** What a hook decides about a countdown about to start (no reason: a default one is given). */
+export type CountdownDecision = { allow: true } | { allow: false; reason?: string } | void;
 
 export interface ConnectRequestInfo {
   name: string;
@@ -182,9 +164,16 @@ export function command(pattern: string, help: string, options: CommandOptions =
   };
 }
 
-/** Calls the method on a server event: `@on(ServerEvent.ClientConnect)`. */
-export function on(event: ServerEvent) {
-  return function (method: Method, context: ClassMethodDecoratorContext<Plugin, Method>): void {
+/**
+ * Calls the method on a server event: `@on(ServerEvent.ClientConnect)`. The method gets the
+ * event's arguments (`PluginEventArguments`), e.g. `(client, reason)` for ClientDisconnect; it may
+ * declare fewer.
+ */
+export function on<E extends ServerEvent>(event: E) {
+  return function <M extends (this: Plugin, ...args: PluginEventArguments<E>) => unknown>(
+    method: M,
+    context: ClassMethodDecoratorContext<Plugin, M>,
+  ): void {
     context.addInitializer(function (this: Plugin) {
       recordsOf(this).events.push({
         event,
@@ -197,7 +186,9 @@ export function on(event: ServerEvent) {
 
 /**
  * Optional methods a plugin may define (`class X extends Plugin implements PluginHooks`): the
- * decision hooks, run in load order (see host.ts), and load/unload callbacks.
+ * decision hooks, run in load order (see host.ts), and load/unload callbacks. Each has
+ * `[plugins] hook_timeout_ms` to answer; one that throws, times out or answers something else
+ * refuses what it guards (the player, the message, the countdown, loading the plugin).
  */
 export interface PluginHooks {
   beforeConnect?(request: ConnectRequestInfo): ConnectDecision | Promise<ConnectDecision>;
