@@ -1,7 +1,7 @@
 /**
  * The Discord API emulator (test/discord-emulator/) against the real discord.js Client: login,
- * messages both ways, application commands, interactions, webhooks, rate limits, gateway drops and
- * a wrong token. Everything on 127.0.0.1; every wait bounded.
+ * messages both ways, application commands, interactions, webhooks, rate limits, outages, gateway
+ * drops, refused IDENTIFYs and a wrong token. Everything on 127.0.0.1; every wait bounded.
  */
 import {
   ChannelType as DjsChannelType,
@@ -422,5 +422,72 @@ describe('Discord emulator with the real discord.js Client', () => {
       });
     });
     expect(await closed).toBe(4004);
+  });
+
+  it('an outage answers every request 503 or cuts it until it ends; the open gateway stays up', async () => {
+    const emulator = await startEmulator();
+    const client = await connect(emulator, { rest: { api: emulator.apiUrl, retries: 1 } });
+    const chat = await chatChannel(client);
+    const answered: number[] = [];
+    client.rest.on(RESTEvents.Response, (_request, response) => answered.push(response.status));
+
+    emulator.startOutage();
+    const failed = await chat.send('during').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failed).toMatchObject({ name: 'HTTPError', status: 503 });
+    // discord.js tried again once (retries: 1); both attempts were recorded as faulted.
+    expect(emulator.requestsTo(`POST /channels/${CHAT}/messages`).map((r) => [r.status, r.faulted])).toEqual([
+      [503, true],
+      [503, true],
+    ]);
+    expect(answered).toEqual([503, 503]);
+
+    emulator.startOutage({ unreachable: true });
+    const cut = await chat.send('cut').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(cut).toMatchObject({ code: 'UND_ERR_SOCKET' });
+    expect(emulator.requestsTo(`POST /channels/${CHAT}/messages`).at(-1)).toMatchObject({ status: -1, faulted: true });
+    expect(answered).toEqual([503, 503]); // no answer, no response event
+    const socket = new WebSocket(`${emulator.gatewayUrl}/?v=10&encoding=json`);
+    sockets.push(socket);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the gateway upgrade was not cut')), 3000);
+      socket.once('error', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once('open', () => reject(new Error('the gateway accepted a connection during the outage')));
+    });
+
+    emulator.endOutage();
+    await chat.send('after');
+    expect(emulator.messagesIn(CHAT).map((m) => m.content)).toEqual(['after']);
+    expect(answered.at(-1)).toBe(200);
+    const echoed = nextMessage(client, 'still on the gateway');
+    emulator.userSays(CHAT, ALICE, 'still on the gateway');
+    await echoed;
+  });
+
+  it('refuseIdentify closes the next IDENTIFY with its code: the login fails and shardDisconnect says why', async () => {
+    const emulator = await startEmulator();
+    emulator.refuseIdentify(4014);
+    const client = newClient(emulator);
+    const disconnected = nextEvent(client, Events.ShardDisconnect);
+    const failure = await client.login(TOKEN).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(Error);
+    const [event] = await disconnected;
+    expect(event.code).toBe(4014);
+    expect(emulator.gatewayLog.filter((e) => e.direction === 'out' && e.t === 'READY')).toEqual([]);
+
+    // Only the next one: a new login works.
+    const again = await connect(emulator);
+    expect(again.user.id).toBe(emulator.botUser.id);
   });
 });

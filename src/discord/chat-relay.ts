@@ -3,26 +3,28 @@
  *
  * SAR → Discord: each player's MESSAGE is posted under the player's name through a webhook when
  * the bot may manage webhooks in that channel, otherwise as `**name**: text` lines. Nothing
- * relayed may ping anyone (`allowedMentions: { parse: [] }` on every send).
+ * relayed may ping anyone (`allowedMentions: { parse: [] }` on every send), and names and text
+ * stay on their line (format.ts).
  * Discord → SAR: a member's message in the channel reaches every SAR client as a server message
  * `[Discord] name: text`. Messages from bots and webhooks — including our own relays — are
  * ignored, so the bridge can never echo itself.
  */
-import {
-  PermissionFlagsBits,
-  type Client,
-  type GuildTextBasedChannel,
-  type Message,
-  type MessageCreateOptions,
-  type Webhook,
-} from 'discord.js';
+import { PermissionFlagsBits, type Client, type GuildTextBasedChannel, type Message, type Webhook } from 'discord.js';
 import type { DiscordSettings } from '../config.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
-import { chatLine, discordToSar, groupByAuthor, packLines, webhookUsername, type ChatLine } from './format.js';
+import {
+  chatLine,
+  discordToSar,
+  nextGroup,
+  nextMessage,
+  NO_MENTIONS,
+  webhookUsername,
+  type ChatLine,
+} from './format.js';
 import { Outbox } from './outbox.js';
+import type { Backoff } from './retry.js';
 
-export const NO_MENTIONS = { parse: [] } as const satisfies MessageCreateOptions['allowedMentions'];
 const WEBHOOK_NAME = 'ghosting chat';
 
 export interface ChatRelayOptions {
@@ -31,6 +33,10 @@ export interface ChatRelayOptions {
   /** Sends a server message to every SAR client. */
   broadcast(text: string): void;
   logger: Logger;
+  /** How long to wait before re-sending what a REST outage held back. */
+  retry: Backoff;
+  /** Told about each failed send (REST health). */
+  onError(error: unknown): void;
 }
 
 export class ChatRelay {
@@ -40,7 +46,14 @@ export class ChatRelay {
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: ChatRelayOptions) {
-    this.outbox = new Outbox('chat', options.settings.max_queued_messages, (batch) => this.post(batch), options.logger);
+    this.outbox = new Outbox({
+      name: 'chat',
+      capacity: options.settings.max_queued_messages,
+      send: (batch) => this.post(batch),
+      retry: options.retry,
+      log: options.logger,
+      onError: options.onError,
+    });
     this.unsubscribe = options.bus.on('clientMessage', ({ client, text }) => {
       if (this.channel !== undefined) this.outbox.push({ name: client.name, text });
     });
@@ -92,21 +105,27 @@ export class ChatRelay {
     this.options.broadcast(discordToSar(author, content, this.options.settings.max_message_length));
   }
 
-  private async post(batch: ChatLine[]): Promise<void> {
+  private async post(pending: ChatLine[]): Promise<void> {
     const channel = this.channel;
     if (channel === undefined) return;
-    if (this.webhook !== undefined) {
-      for (const group of groupByAuthor(batch)) {
-        await this.webhook.send({
-          content: group.text,
-          username: webhookUsername(group.name),
-          allowedMentions: NO_MENTIONS,
-        });
+    const webhook = this.webhook;
+    while (pending.length > 0) {
+      if (webhook !== undefined) {
+        const { group, count } = nextGroup(pending)!;
+        // Blank chat would be refused as an empty message (and take the rest of the batch along).
+        if (group.text.trim() !== '') {
+          await webhook.send({
+            content: group.text,
+            username: webhookUsername(group.name),
+            allowedMentions: NO_MENTIONS,
+          });
+        }
+        pending.splice(0, count);
+      } else {
+        const { content, count } = nextMessage(pending.slice(0, 500).map(chatLine));
+        await channel.send({ content, allowedMentions: NO_MENTIONS });
+        pending.splice(0, count);
       }
-      return;
-    }
-    for (const content of packLines(batch.map(chatLine))) {
-      await channel.send({ content, allowedMentions: NO_MENTIONS });
     }
   }
 

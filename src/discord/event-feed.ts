@@ -2,39 +2,58 @@
  * What happens on the ghost server, as lines in the events channel: joins and departures (if
  * `announce_connections`), countdowns and speedrun finishes. Lines queue in a bounded outbox and
  * go out packed into as few messages as fit, so a mass join does not hit Discord's rate limits.
+ * Names and times are the players' own text: shown literally on one line (format.ts), and no
+ * post can ping.
  */
 import type { Client, GuildTextBasedChannel } from 'discord.js';
 import type { DiscordSettings } from '../config.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
-import { NO_MENTIONS } from './chat-relay.js';
-import { escapeMarkdown, packLines } from './format.js';
+import { boldName, discordText, nextMessage, NO_MENTIONS } from './format.js';
 import { Outbox } from './outbox.js';
+import type { Backoff } from './retry.js';
+
+export interface EventFeedOptions {
+  settings: DiscordSettings;
+  bus: EventBus;
+  logger: Logger;
+  /** How long to wait before re-sending what a REST outage held back. */
+  retry: Backoff;
+  /** Told about each failed send (REST health). */
+  onError(error: unknown): void;
+}
 
 export class EventFeed {
   private channel: GuildTextBasedChannel | undefined;
   private readonly outbox: Outbox<string>;
   private readonly unsubscribers: Array<() => void> = [];
+  private readonly settings: DiscordSettings;
+  private readonly logger: Logger;
 
-  constructor(
-    private readonly settings: DiscordSettings,
-    bus: EventBus,
-    private readonly logger: Logger,
-  ) {
-    this.outbox = new Outbox('events', settings.max_queued_messages, (lines) => this.post(lines), logger);
-    const name = (text: string) => `**${escapeMarkdown(text)}**`;
+  constructor(options: EventFeedOptions) {
+    const { settings, bus, logger } = options;
+    this.settings = settings;
+    this.logger = logger;
+    this.outbox = new Outbox({
+      name: 'events',
+      capacity: settings.max_queued_messages,
+      send: (lines) => this.post(lines),
+      retry: options.retry,
+      log: logger,
+      onError: options.onError,
+    });
     if (settings.announce_connections) {
       this.unsubscribers.push(
         bus.on('clientConnected', ({ client }) =>
-          this.add(`➕ ${name(client.name)} joined${client.spectator ? ' as a spectator' : ''}`),
+          this.add(`➕ ${boldName(client.name)} joined${client.spectator ? ' as a spectator' : ''}`),
         ),
-        bus.on('clientDisconnected', ({ client }) => this.add(`➖ ${name(client.name)} left`)),
+        bus.on('clientDisconnected', ({ client }) => this.add(`➖ ${boldName(client.name)} left`)),
       );
     }
     this.unsubscribers.push(
       bus.on('countdownStarted', ({ duration }) => this.add(`⏱️ Countdown started: ${duration} s`)),
       bus.on('speedrunFinished', ({ client, time }) =>
-        this.add(`🏁 ${name(client.name)} finished in **${escapeMarkdown(time)}**`),
+        this.add(`🏁 ${boldName(client.name)} finished in **${discordText(time)}**`),
       ),
     );
   }
@@ -43,7 +62,10 @@ export class EventFeed {
     return this.outbox.length;
   }
 
-  /** Also used for results that concern everyone, such as a ban made from Discord. */
+  /**
+   * Also used for results that concern everyone, such as a ban made from Discord. `line` is
+   * markdown: whatever untrusted text it holds must already be escaped (format.ts).
+   */
   add(line: string): void {
     if (this.channel !== undefined) this.outbox.push(line);
   }
@@ -60,8 +82,13 @@ export class EventFeed {
     this.logger.info({ channel: id }, 'Discord event feed on');
   }
 
-  private async post(lines: string[]): Promise<void> {
-    for (const content of packLines(lines)) await this.channel?.send({ content, allowedMentions: NO_MENTIONS });
+  private async post(pending: string[]): Promise<void> {
+    const channel = this.channel;
+    while (channel !== undefined && pending.length > 0) {
+      const { content, count } = nextMessage(pending);
+      await channel.send({ content, allowedMentions: NO_MENTIONS });
+      pending.splice(0, count);
+    }
   }
 
   flush(): Promise<void> {

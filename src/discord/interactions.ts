@@ -3,10 +3,10 @@
  * level (permissions.ts), runs it through the same registry as the console, and replies.
  * Admin actions and errors are answered privately (ephemeral); results that concern everyone
  * (a ban) also go to the events channel. Denied attempts are written to the audit log too.
- * Plus /role, which manages the levels themselves.
+ * Plus /role, which manages the levels themselves. No reply can ping (`NO_MENTIONS`), and the
+ * text of a reply (which holds player names) is shown literally (format.ts).
  */
 import {
-  escapeMarkdown,
   MessageFlags,
   PermissionFlagsBits,
   SlashCommandBuilder,
@@ -16,13 +16,14 @@ import {
 } from 'discord.js';
 import type { AdminContext } from '../commands/context.js';
 import { permits, type ArgumentValues, type CommandRegistry, type Invoker } from '../commands/registry.js';
-import type { GrantSubject, PermissionLevel, Store } from '../db/database.js';
+import { DatabaseError, type GrantSubject, type PermissionLevel, type Store } from '../db/database.js';
 import type { GhostServer } from '../ghost/server.js';
 import type { Logger } from '../logger.js';
-import { NO_MENTIONS } from './chat-relay.js';
 import type { EventFeed } from './event-feed.js';
-import { DISCORD_MESSAGE_LIMIT } from './format.js';
+import { discordText, NO_MENTIONS, replyText } from './format.js';
+import { printable } from '../text/printable.js';
 import { discordInvoker } from './permissions.js';
+import { describeError } from './health.js';
 import { buildSlashCommands, optionName, type SlashCommandSet } from './slash-commands.js';
 
 const LEVELS: readonly PermissionLevel[] = ['admin', 'moderator', 'everyone'];
@@ -59,18 +60,14 @@ export function roleCommand(): SlashCommandBuilder {
   return builder;
 }
 
-/** Discord renders markdown: multi-line results go in a code block, single lines are escaped. */
-function asDiscordText(text: string): string {
-  const body = text.includes('\n') ? `\`\`\`\n${text.replace(/```/g, "'''")}\n\`\`\`` : escapeMarkdown(text);
-  return body.length <= DISCORD_MESSAGE_LIMIT ? body : `${body.slice(0, DISCORD_MESSAGE_LIMIT - 5)}…\`\`\``;
-}
-
 export interface InteractionHandlerOptions {
   commands: CommandRegistry<AdminContext>;
   store: Store;
   server: GhostServer;
   feed: EventFeed;
   logger: Logger;
+  /** Told when answering fails (REST health). */
+  onError(error: unknown): void;
 }
 
 export class InteractionHandler {
@@ -88,13 +85,14 @@ export class InteractionHandler {
         else await this.command(interaction);
       }
     } catch (error) {
-      this.options.logger.warn({ err: error }, 'cannot answer a Discord interaction');
+      this.options.onError(error);
+      this.options.logger.warn({ reason: describeError(error) }, 'cannot answer a Discord interaction');
     }
   }
 
   private async reply(interaction: ChatInputCommandInteraction, text: string, ephemeral: boolean): Promise<void> {
     await interaction.reply({
-      content: asDiscordText(text),
+      content: replyText(text),
       allowedMentions: NO_MENTIONS,
       ...(ephemeral ? { flags: MessageFlags.Ephemeral } : {}),
     });
@@ -102,7 +100,7 @@ export class InteractionHandler {
 
   private audit(invoker: Invoker, action: string, detail: string): void {
     try {
-      this.options.store.audit.record({ actor: invoker.name, source: 'discord', action, detail });
+      void this.options.store.audit.record({ actor: invoker.name, source: 'discord', action, detail });
     } catch (error) {
       this.options.logger.warn({ err: error }, 'cannot write the audit log');
     }
@@ -136,8 +134,7 @@ export class InteractionHandler {
     }
     const result = await commands.run(definition.name, args, invoker);
     await this.reply(interaction, result.text, !result.ok || definition.mutates === true);
-    if (result.ok && definition.announce)
-      feed.add(`🔨 ${escapeMarkdown(result.text)} (by ${escapeMarkdown(invoker.name)})`);
+    if (result.ok && definition.announce) feed.add(`🔨 ${discordText(result.text)} (by ${discordText(invoker.name)})`);
   }
 
   private async autocomplete(interaction: AutocompleteInteraction): Promise<void> {
@@ -152,11 +149,14 @@ export class InteractionHandler {
       .slice(0, AUTOCOMPLETE_LIMIT);
     if (argument?.complete === 'player-id') {
       await interaction.respond(
-        clients.map((client) => ({ name: `${client.name} (#${client.id})`.slice(0, 100), value: client.id })),
+        clients.map((client) => ({
+          name: `${printable(client.name)} (#${client.id})`.slice(0, 100),
+          value: client.id,
+        })),
       );
     } else if (argument?.complete === 'player-name') {
       await interaction.respond(
-        clients.map((client) => ({ name: client.name.slice(0, 100), value: client.name.slice(0, 100) })),
+        clients.map((client) => ({ name: printable(client.name).slice(0, 100), value: client.name.slice(0, 100) })),
       );
     } else {
       await interaction.respond([]);
@@ -190,12 +190,20 @@ export class InteractionHandler {
     const subjectId = target.role?.id ?? target.user?.id ?? String(target.value);
     const mention = subject === 'role' ? `<@&${subjectId}>` : `<@${subjectId}>`;
     let text: string;
-    if (sub === 'grant') {
-      const level = interaction.options.getString('level', true) as PermissionLevel;
-      grants.grant(subject, subjectId, level, `discord:${invoker.name}`);
-      text = `${mention} now has the ${level} level.`;
-    } else {
-      text = grants.revoke(subject, subjectId) ? `${mention} no longer has a level.` : `${mention} had no level.`;
+    try {
+      if (sub === 'grant') {
+        const level = interaction.options.getString('level', true) as PermissionLevel;
+        await grants.grant(subject, subjectId, level, `discord:${invoker.name}`);
+        text = `${mention} now has the ${level} level.`;
+      } else {
+        const revoked = await grants.revoke(subject, subjectId);
+        text = revoked ? `${mention} no longer has a level.` : `${mention} had no level.`;
+      }
+    } catch (error) {
+      // Not stored (the database cannot be written): say so, and change nothing.
+      if (!(error instanceof DatabaseError)) throw error;
+      await this.reply(interaction, `Not changed: ${error.message}`, true);
+      return;
     }
     this.audit(invoker, `role ${sub} ${subject} ${subjectId}`, text);
     await interaction.reply({ content: text, allowedMentions: NO_MENTIONS, flags: MessageFlags.Ephemeral });

@@ -86,6 +86,8 @@ export class Gateway {
   private readonly connections = new Set<Connection>();
   private readonly sessions = new Map<string, Session>();
   private sessionCounter = 0;
+  /** Close codes for the next IDENTIFYs, one each, whatever their token (see `refuseIdentify`). */
+  private readonly identifyRefusals: number[] = [];
 
   constructor(
     private readonly hooks: GatewayHooks,
@@ -128,6 +130,15 @@ export class Gateway {
       count++;
     }
     return count;
+  }
+
+  /**
+   * Closes the next `times` IDENTIFYs with `code` instead of READY: 4004 (authentication failed)
+   * as for a token reset while REST still accepted the old one, 4014 (disallowed intents) as for
+   * a bot whose Message Content intent is off in the developer portal.
+   */
+  refuseIdentify(code: number, times = 1): void {
+    for (let i = 0; i < times; i++) this.identifyRefusals.push(code);
   }
 
   /** Tells every connected client to reconnect (op 7), as Discord does before maintenance. */
@@ -218,6 +229,11 @@ export class Gateway {
     }
     if (d === null || d.token !== this.hooks.token()) {
       connection.socket.close(4004, 'Authentication failed.');
+      return;
+    }
+    const refusal = this.identifyRefusals.shift();
+    if (refusal !== undefined) {
+      connection.socket.close(refusal, 'Refused by the emulator.');
       return;
     }
     const session: Session = {

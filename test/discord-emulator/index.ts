@@ -22,7 +22,14 @@ import {
   type InvokeCommandOptions,
 } from './interactions.js';
 import { buildRoutes, type MessageEvent } from './routes.js';
-import { compilePattern, RestServer, type FailureOptions, type RecordedRequest, type RoutePattern } from './server.js';
+import {
+  compilePattern,
+  RestServer,
+  type FailureOptions,
+  type OutageOptions,
+  type RecordedRequest,
+  type RoutePattern,
+} from './server.js';
 import {
   apiUser,
   DEFAULT_BOT_PERMISSIONS,
@@ -50,7 +57,7 @@ export {
   type InvokeCommandOptions,
   type OptionValue,
 } from './interactions.js';
-export type { FailureOptions, RecordedRequest, RoutePattern, UploadedFile } from './server.js';
+export type { FailureOptions, OutageOptions, RecordedRequest, RoutePattern, UploadedFile } from './server.js';
 export {
   ChannelType,
   DEFAULT_BOT_PERMISSIONS,
@@ -230,6 +237,14 @@ export class DiscordEmulator {
 
   // ---- REST requests ----
 
+  /**
+   * Waits until `probe` answers something other than undefined, re-asking whenever the emulator
+   * records anything (a request, a message, a gateway frame); rejects after `timeoutMs`.
+   */
+  waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
+    return this.waiters.waitFor(probe, timeoutMs, what);
+  }
+
   /** Every REST request so far, in order of arrival. */
   get requests(): readonly RecordedRequest[] {
     return this.rest.requests;
@@ -266,6 +281,19 @@ export class DiscordEmulator {
    */
   failNext(pattern: RoutePattern, options: FailureOptions = {}): void {
     this.rest.failNext(pattern, options);
+  }
+
+  /**
+   * Takes the whole REST API down until `endOutage()`: every request is answered 503 (or
+   * `status`), or with `unreachable` its connection is cut without an answer (and new gateway
+   * connections too). Open gateway connections stay up, as in a partial Discord outage.
+   */
+  startOutage(options: OutageOptions = {}): void {
+    this.rest.outage = { ...options };
+  }
+
+  endOutage(): void {
+    this.rest.outage = undefined;
   }
 
   // ---- messages ----
@@ -414,6 +442,11 @@ export class DiscordEmulator {
       timeoutMs,
       `a ${t} dispatch`,
     );
+  }
+
+  /** Closes the next `times` IDENTIFYs with `code` (4004 by default) instead of answering READY. */
+  refuseIdentify(code = 4004, times = 1): void {
+    this.gateway.refuseIdentify(code, times);
   }
 
   /** Sends a raw dispatch to every session (for events the emulator has no helper for). */

@@ -25,9 +25,9 @@ export interface RecordedRequest {
   files: UploadedFile[];
   /** The `X-Audit-Log-Reason` header, decoded. */
   reason?: string;
-  /** The answer's status; 0 until answered. */
+  /** The answer's status; 0 until answered, -1 when an outage cut the connection instead. */
   status: number;
-  /** True when an injected fault answered it. */
+  /** True when an injected fault or an outage answered it. */
   faulted: boolean;
   /** True when no route matched (the emulator answered 404). */
   unhandled: boolean;
@@ -84,6 +84,17 @@ export interface FailureOptions {
   message?: string;
 }
 
+/** What every request gets while the emulated API is down (see `RestServer.outage`). */
+export interface OutageOptions {
+  /** HTTP status to answer every request with; 503 by default. */
+  status?: number;
+  /**
+   * Cut each connection without an answer instead (the client sees a network error, as when the
+   * API host is unreachable); new gateway connections are cut too.
+   */
+  unreachable?: boolean;
+}
+
 /**
  * `'POST /channels/:id/messages'`, `'/webhooks/:id/:token'`, … (method optional; `:x` and `*`
  * match one segment), or a RegExp tested against `'METHOD /path'`.
@@ -126,6 +137,8 @@ const MAX_BODY_BYTES = 26 * 1024 * 1024;
 export class RestServer {
   readonly requests: RecordedRequest[] = [];
   private readonly faults: Fault[] = [];
+  /** While set, every request fails this way (before injected faults and routes). */
+  outage: OutageOptions | undefined;
   private readonly server: Server;
   private readonly routes: Array<Route & { segments: string[] }>;
 
@@ -141,7 +154,10 @@ export class RestServer {
         else response.destroy();
       });
     });
-    this.server.on('upgrade', (request, socket, head) => hooks.upgrade(request, socket, head));
+    this.server.on('upgrade', (request, socket, head) => {
+      if (this.outage?.unreachable === true) socket.destroy();
+      else hooks.upgrade(request, socket, head);
+    });
   }
 
   async listen(): Promise<number> {
@@ -203,6 +219,19 @@ export class RestServer {
       const parsed = await parseBody(raw, request.headers['content-type'] ?? '');
       record.body = parsed.body;
       record.files = parsed.files;
+
+      if (this.outage !== undefined) {
+        record.faulted = true;
+        if (this.outage.unreachable === true) {
+          record.status = -1;
+          request.socket.destroy();
+          this.hooks.changed();
+        } else {
+          const status = this.outage.status ?? 503;
+          this.reply(response, record, { status, body: { message: `${status}: emulated outage`, code: 0 } });
+        }
+        return;
+      }
 
       const fault = this.faults.find((f) => f.remaining > 0 && f.matches(method, path));
       if (fault !== undefined) {
