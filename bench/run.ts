@@ -9,14 +9,22 @@
  * measures for `--seconds`, then stops the server and the generator (by PID, always) and prints
  * one table row. See BENCHMARKS.md for the results and how to read them.
  */
+import Database from 'better-sqlite3';
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, setPriority, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PINGER_ADDRESS, SERVER_HOST } from './addresses.js';
-import type { AttackReport, AttackStart } from './attack.js';
-import type { LoadReport } from './ipc.js';
+import {
+  ATTACKS,
+  MODEL_CHANGE_OVERHEAD,
+  type AttackKind,
+  type AttackReport,
+  type AttackStart,
+  type FloodReport,
+  type LoadReport,
+} from './ipc.js';
 import { startLoadGenerator, startPinger, type LoadGenChild, type PingerChild } from './child.js';
 import { ProbeSet } from './probes.js';
 import {
@@ -27,8 +35,13 @@ import {
   readUdpSocketsAsync,
   type UdpSocketInfo,
 } from './proc.js';
-import { ServerProcess } from './server-process.js';
+import { serverBuilt, serverEntry, ServerProcess } from './server-process.js';
 import { LagMonitor, sleep, withTimeout, type Summary } from './stats.js';
+
+/** A MODEL_CHANGE frame of exactly the default `[limits] max_frame_bytes` (16 KiB). */
+const DEFAULT_MODEL_BYTES = 16 * 1024 - MODEL_CHANGE_OVERHEAD;
+/** The acceptance line of issue 11: honest players' tick p99 under attack within this of the baseline. */
+const RESILIENCE_MARGIN_MS = 10;
 
 const USAGE = `Usage: npm run bench -- [options]
 
@@ -58,10 +71,20 @@ const USAGE = `Usage: npm run bench -- [options]
   --resilience              instead of the steps: at N clients (default 500, or the first --clients
                             value) measure the tick for --attack-seconds, then again while a
                             separate process attacks the server (connection flood, garbage and
-                            oversized frames, a client that stops reading, chat and locator floods)
+                            oversized frames, a client that stops reading, chat and locator
+                            floods, a SPEEDRUN_FINISH flood and a MODEL_CHANGE flood), and
+                            compare the honest players' tick and propagation in the two
   --attack-seconds <s>      resilience: length of the baseline and of the attack (default: 10)
+  --attacks <list>          resilience: the attacks to run, comma-separated (default: all at once):
+                            ${ATTACKS.join(',')}
   --connects-per-second <n> resilience: flood connections per second (default: 200)
   --flood-per-second <n>    resilience: chat messages and locators per second (default: 200)
+  --finish-per-second <n>   resilience: SPEEDRUN_FINISH packets per second from one client
+                            (default: 1000; 0 = flat out, as fast as the server reads them)
+  --model-per-second <n>    resilience: MODEL_CHANGE packets per second from one client
+                            (default: 1000; 0 = flat out)
+  --model-bytes <n>         resilience: model name length in each MODEL_CHANGE (default: ${DEFAULT_MODEL_BYTES},
+                            a ${DEFAULT_MODEL_BYTES + MODEL_CHANGE_OVERHEAD}-byte packet: the largest the default max_frame_bytes takes)
   -h, --help                show this help
 
 Every mode also measures the COUNTDOWN confirm → countdown_go round trip (about 200 samples per
@@ -93,6 +116,10 @@ interface Options {
   attackSeconds: number;
   connectsPerSecond: number;
   floodPerSecond: number;
+  attacks: AttackKind[];
+  finishPerSecond: number;
+  modelPerSecond: number;
+  modelBytes: number;
 }
 
 interface StepResult {
@@ -152,6 +179,15 @@ function positiveInt(name: string, text: string | undefined, fallback: number, m
   return value;
 }
 
+function readAttacks(text: string | undefined): AttackKind[] {
+  if (text === undefined) return [...ATTACKS];
+  const chosen = text.split(',').map((part) => part.trim());
+  for (const name of chosen)
+    if (!(ATTACKS as readonly string[]).includes(name))
+      throw new UsageError(`--attacks: unknown attack "${name}" (choose from ${ATTACKS.join(', ')})`);
+  return [...new Set(chosen)] as AttackKind[];
+}
+
 function readOptions(args: string[]): Options | undefined {
   let values;
   try {
@@ -181,6 +217,10 @@ function readOptions(args: string[]): Options | undefined {
         'attack-seconds': { type: 'string' },
         'connects-per-second': { type: 'string' },
         'flood-per-second': { type: 'string' },
+        attacks: { type: 'string' },
+        'finish-per-second': { type: 'string' },
+        'model-per-second': { type: 'string' },
+        'model-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -228,6 +268,10 @@ function readOptions(args: string[]): Options | undefined {
     attackSeconds: positiveInt('attack-seconds', values['attack-seconds'], 10),
     connectsPerSecond: positiveInt('connects-per-second', values['connects-per-second'], 200),
     floodPerSecond: positiveInt('flood-per-second', values['flood-per-second'], 200),
+    attacks: readAttacks(values.attacks),
+    finishPerSecond: positiveInt('finish-per-second', values['finish-per-second'], 1000, 0),
+    modelPerSecond: positiveInt('model-per-second', values['model-per-second'], 1000, 0),
+    modelBytes: positiveInt('model-bytes', values['model-bytes'], DEFAULT_MODEL_BYTES),
   };
 }
 
@@ -677,12 +721,14 @@ async function openSession(
   clients: number,
   countdownIntervalMs: number,
   parts: Partial<Session>,
+  metrics = false,
 ): Promise<Session> {
   const server = await ServerProcess.start({
     host: SERVER_HOST,
     tickIntervalMs: options.tickMs,
     startTimeoutMs: 10_000,
     extraSettings: options.serverConfig,
+    metrics,
     ...(options.maxDatagramBytes !== undefined ? { maxDatagramBytes: options.maxDatagramBytes } : {}),
   });
   parts.server = server;
@@ -718,7 +764,8 @@ async function openSession(
   };
 }
 
-async function closeSession(parts: Partial<Session>): Promise<void> {
+/** Stops everything a session started; `beforeRemove` runs once the server has exited, before its folder goes. */
+async function closeSession(parts: Partial<Session>, beforeRemove?: (server: ServerProcess) => void): Promise<void> {
   parts.probes?.quiesce();
   if (parts.generator?.running) {
     try {
@@ -727,9 +774,10 @@ async function closeSession(parts: Partial<Session>): Promise<void> {
       // Stopped below either way.
     }
   }
-  if (parts.server !== undefined) {
-    await parts.server.stop();
-    liveServers.delete(parts.server);
+  const server = parts.server;
+  if (server !== undefined) {
+    await server.stop(undefined, beforeRemove && (() => beforeRemove(server)));
+    liveServers.delete(server);
   }
   parts.probes?.close();
   if (parts.probes) liveProbes.delete(parts.probes);
@@ -876,6 +924,7 @@ async function runSoak(options: Options, minutes: number): Promise<number> {
 
 interface PhaseResult {
   name: string;
+  seconds: number;
   tick?: Summary;
   latency?: Summary;
   countdown?: Summary;
@@ -884,15 +933,62 @@ interface PhaseResult {
   rssKb?: number;
   fdsMax?: number;
   clientsInTick: number;
+  /** Honest clients (load clients and probes) whose connection closed during the phase. */
+  honestDropped: number;
+  /** The probes' own event-loop lag: how much of the tick figures may be the measuring side's. */
+  probeLag?: Summary;
+  generatorLag?: Summary;
+}
+
+/** Rows in a table of the server's database after it stopped (undefined if it cannot be read). */
+function countRows(databasePath: string, table: string): number | undefined {
+  try {
+    const database = new Database(databasePath, { readonly: true, fileMustExist: true });
+    try {
+      return (database.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    } finally {
+      database.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the server's counters (GET /metrics) gained between two readings. */
+function countersLine(before: Map<string, number> | undefined, after: Map<string, number> | undefined): string {
+  if (before === undefined || after === undefined)
+    return 'server counters during and after the attack: unavailable (/metrics did not answer)';
+  const gained = [...after]
+    .map(([name, value]) => [name, value - (before.get(name) ?? 0)] as const)
+    .filter(([, delta]) => delta > 0)
+    .map(([name, delta]) => `${name} +${delta}`);
+  return `server counters during and after the attack (/metrics): ${gained.length === 0 ? 'no change' : gained.join(', ')}`;
+}
+
+function signed(value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value) ? '–' : `${value >= 0 ? '+' : ''}${value.toFixed(1)}`;
+}
+
+function rateText(perSecond: number): string {
+  return perSecond === 0 ? 'flat out' : `${perSecond}/s`;
 }
 
 async function runResilience(options: Options): Promise<number> {
   const clients = options.clientsGiven ? options.clients[0]! : 500;
   const seconds = options.attackSeconds;
-  log(
-    `resilience: ${clients} clients; ${seconds} s baseline, then ${seconds} s of attack ` +
-      `(${options.connectsPerSecond} connects/s, ${options.floodPerSecond} chat and locators/s)`,
+  const wants = (kind: AttackKind) => options.attacks.includes(kind);
+  const described = options.attacks.map((kind) =>
+    kind === 'connections'
+      ? `connection flood ${options.connectsPerSecond}/s`
+      : kind === 'chat' || kind === 'locator'
+        ? `${kind} flood ${options.floodPerSecond}/s`
+        : kind === 'finish'
+          ? `finish flood ${rateText(options.finishPerSecond)}`
+          : kind === 'model'
+            ? `model-change flood ${rateText(options.modelPerSecond)} × ${options.modelBytes + MODEL_CHANGE_OVERHEAD} bytes`
+            : 'a client that stops reading',
   );
+  log(`resilience: ${clients} clients; ${seconds} s baseline, then ${seconds} s of attack (${described.join(', ')})`);
   const parts: Partial<Session> = {};
   const phases: PhaseResult[] = [];
   let error: string | undefined;
@@ -901,15 +997,32 @@ async function runResilience(options: Options): Promise<number> {
   let probesClosed = 0;
   let attacker: ChildProcess | undefined;
   let session: Session | undefined;
+  let finishesStored: number | undefined;
+  let countersBefore: Map<string, number> | undefined;
+  let countersAfter: Map<string, number> | undefined;
+  const dropReasons = new Set<string>();
   try {
-    session = await openSession(options, clients, (seconds * 1000) / COUNTDOWN_SAMPLES, parts);
+    // With the HTTP endpoint on, to read the server's own drop and refusal counters.
+    session = await openSession(options, clients, (seconds * 1000) / COUNTDOWN_SAMPLES, parts, true);
     const { server, probes, generator, pinger } = session;
     await sleep(options.warmup * 1000);
-    await generator.request({ type: 'mark' }, 'marked', 10_000);
 
-    const measure = async (name: string, during: Promise<unknown>, untilMs: number): Promise<void> => {
-      probes.mark();
+    /**
+     * Measures from now until `untilMs`, and on while `during` has not settled or `settle()` says
+     * the server has not caught up yet (each at most 20 s more).
+     */
+    const measure = async (
+      name: string,
+      during: Promise<unknown>,
+      untilMs: number,
+      settle: () => boolean = () => true,
+    ): Promise<void> => {
+      await generator.request({ type: 'mark' }, 'marked', 10_000);
       await pinger.request({ type: 'mark' }, 'marked', 10_000);
+      probes.mark();
+      const probesClosedBefore = probes.probesClosed;
+      const lag = new LagMonitor(10);
+      lag.start();
       const cpuBefore = readCpuSeconds(server.pid);
       const startedAt = performance.now();
       let fdsMax = 0;
@@ -918,17 +1031,24 @@ async function runResilience(options: Options): Promise<number> {
         () => (settled = true),
         () => (settled = true),
       );
-      while (performance.now() < untilMs || (!settled && performance.now() < untilMs + 20_000)) {
-        await sleep(500);
-        fdsMax = Math.max(fdsMax, readFdCount(server.pid) ?? 0);
-        if (!server.running) throw new Error(`the server exited: ${server.log.last.join(' | ')}`);
-        if (settled && performance.now() >= untilMs) break;
+      try {
+        while (performance.now() < untilMs || ((!settled || !settle()) && performance.now() < untilMs + 20_000)) {
+          await sleep(500);
+          fdsMax = Math.max(fdsMax, readFdCount(server.pid) ?? 0);
+          if (!server.running) throw new Error(`the server exited: ${server.log.last.join(' | ')}`);
+          if (settled && settle() && performance.now() >= untilMs) break;
+        }
+      } finally {
+        lag.stop();
       }
-      const ping = await pinger.request({ type: 'report' }, 'report', 10_000);
       const cpuAfter = readCpuSeconds(server.pid);
       const elapsedS = (performance.now() - startedAt) / 1000;
+      const ping = await pinger.request({ type: 'report' }, 'report', 10_000);
+      report = await generator.request({ type: 'report' }, 'report', 10_000);
+      for (const reason of report.dropReasons) dropReasons.add(reason);
       phases.push({
         name,
+        seconds: elapsedS,
         tick: probes.intervals(),
         latency: probes.latencies.summary(),
         ...(ping.rtt !== undefined ? { countdown: ping.rtt } : {}),
@@ -939,10 +1059,14 @@ async function runResilience(options: Options): Promise<number> {
         ...(readMemory(server.pid)?.rssKb !== undefined ? { rssKb: readMemory(server.pid)!.rssKb } : {}),
         fdsMax,
         clientsInTick: probes.lastTickSize,
+        honestDropped: report.droppedInWindow + (probes.probesClosed - probesClosedBefore),
+        ...(lag.samples.summary() !== undefined ? { probeLag: lag.samples.summary()! } : {}),
+        ...(report.eventLoopLag !== undefined ? { generatorLag: report.eventLoopLag } : {}),
       });
     };
 
     await measure('baseline', Promise.resolve(), performance.now() + seconds * 1000);
+    countersBefore = await server.counters();
 
     const entry = fileURLToPath(new URL('./attack.js', import.meta.url));
     const child = fork(entry, [], {
@@ -972,13 +1096,20 @@ async function runResilience(options: Options): Promise<number> {
       seconds,
       connectsPerSecond: options.connectsPerSecond,
       floodPerSecond: options.floodPerSecond,
+      finishPerSecond: options.finishPerSecond,
+      modelPerSecond: options.modelPerSecond,
+      modelBytes: options.modelBytes,
+      attacks: options.attacks,
       map: 'sp_a2_bench',
     };
     child.send(attackStart);
     await measure('attack', attackDone, performance.now() + seconds * 1000);
     attack = await attackDone;
-    await measure('after (3 s)', Promise.resolve(), performance.now() + 3000);
-    report = await generator.request({ type: 'report' }, 'report', 10_000);
+    // At least 3 s, and until the probes get ticks again: a backlog the attack left in the
+    // server's sockets can stall it well after the attacker has stopped.
+    const caughtUp = () => performance.now() - probes.lastTickAt < 4 * options.tickMs;
+    await measure('after', Promise.resolve(), performance.now() + 3000, caughtUp);
+    countersAfter = await server.counters();
     probesClosed = probes.probesClosed;
   } catch (caught) {
     error = (caught as Error).message;
@@ -992,72 +1123,138 @@ async function runResilience(options: Options): Promise<number> {
       }
     }
     if (attacker) liveAttackers.delete(attacker);
-    await closeSession(parts);
+    // Counted once the server has exited: whatever it had acknowledged is on disk by then.
+    await closeSession(parts, (server) => {
+      if (wants('finish')) finishesStored = countRows(server.databasePath, 'finishes');
+    });
   }
 
+  const baseline = phases.find((phase) => phase.name === 'baseline');
+  const attacked = phases.find((phase) => phase.name === 'attack');
   console.log('');
   console.log(
     table(
       [
         'phase',
+        's',
         'clients in tick',
         'tick p50 ms',
         'tick p99 ms',
+        'tick p99 vs baseline ms',
         'tick max ms',
+        'latency p50 ms',
         'latency p99 ms',
         'countdown RTT p50/p99 ms',
+        'honest dropped',
         'server CPU %',
         'server RSS MB',
         'server fds max',
+        'probe/gen loop lag p99 ms',
       ],
       phases.map((phase) => [
         phase.name,
+        fixed(phase.seconds),
         String(phase.clientsInTick),
         fixed(phase.tick?.p50),
         fixed(phase.tick?.p99),
+        phase === baseline ? '' : signed((phase.tick?.p99 ?? NaN) - (baseline?.tick?.p99 ?? NaN)),
         fixed(phase.tick?.max),
+        fixed(phase.latency?.p50),
         fixed(phase.latency?.p99),
         countdownCell(phase.countdown, phase.countdownLost),
+        String(phase.honestDropped),
         fixed(phase.cpuPercent, 0),
         fixed((phase.rssKb ?? NaN) / 1024, 0),
         String(phase.fdsMax ?? '–'),
+        `${fixed(phase.probeLag?.p99)}/${fixed(phase.generatorLag?.p99)}`,
       ]),
     ),
   );
   console.log('');
   if (attack !== undefined) {
-    const kinds = ['silent', 'garbage', 'oversized'] as const;
-    console.log(
-      `connection flood: ${attack.floodOpened} opened (${attack.floodConnectErrors} connect errors); closed by the server during the attack: ` +
-        kinds
-          .map(
-            (kind) =>
-              `${kind} ${attack!.floodClosedByServer[kind]} (median/max ${fixed(attack!.floodCloseMs[kind][0], 0)}/${fixed(attack!.floodCloseMs[kind][1], 0)} ms)`,
-          )
-          .join(', ') +
-        `; still open at the end: ${kinds.map((kind) => `${kind} ${attack!.floodStillOpen[kind]}`).join(', ')}`,
-    );
     const fate = (c: { joined: boolean; closedAfterMs: number | undefined }) =>
       !c.joined
         ? 'could not join'
         : c.closedAfterMs === undefined
           ? 'still connected at the end'
           : `disconnected by the server after ${fixed(c.closedAfterMs / 1000)} s`;
-    console.log(`client that stopped reading: ${fate(attack.slowReader)}`);
-    console.log(`chat flood: ${attack.chat.sent} messages sent; ${fate(attack.chat)}`);
-    console.log(`locator flood: ${attack.locator.sent} locators sent; ${fate(attack.locator)}`);
+    const floodLine = (target: FloodReport, perSecond: number) =>
+      `${target.sent} sent (${rateText(perSecond)} asked, ${fixed(target.achievedPerSecond, 0)}/s written, ` +
+      `${fixed(target.bytes / seconds / 1024 / 1024, 2)} MB/s; ${target.heldBack} held back because the server was not reading); ${fate(target)}`;
+    if (wants('connections')) {
+      const kinds = ['silent', 'garbage', 'oversized'] as const;
+      console.log(
+        `connection flood: ${attack.floodOpened} opened (${attack.floodConnectErrors} connect errors); closed by the server during the attack: ` +
+          kinds
+            .map(
+              (kind) =>
+                `${kind} ${attack!.floodClosedByServer[kind]} (median/max ${fixed(attack!.floodCloseMs[kind][0], 0)}/${fixed(attack!.floodCloseMs[kind][1], 0)} ms)`,
+            )
+            .join(', ') +
+          `; still open at the end: ${kinds.map((kind) => `${kind} ${attack!.floodStillOpen[kind]}`).join(', ')}`,
+      );
+    }
+    if (wants('slow-reader')) console.log(`client that stopped reading: ${fate(attack.slowReader)}`);
+    if (wants('chat')) console.log(`chat flood: ${attack.chat.sent} messages sent; ${fate(attack.chat)}`);
+    if (wants('locator')) console.log(`locator flood: ${attack.locator.sent} locators sent; ${fate(attack.locator)}`);
+    if (wants('finish'))
+      console.log(
+        `finish flood: ${floodLine(attack.finish, options.finishPerSecond)}; finishes stored in the database: ${finishesStored ?? 'unknown'}`,
+      );
+    if (wants('model'))
+      console.log(
+        `model-change flood (${options.modelBytes + MODEL_CHANGE_OVERHEAD}-byte packets): ${floodLine(attack.model, options.modelPerSecond)}`,
+      );
     if (attack.errors.length > 0) console.log(`attacker errors: ${attack.errors.join('; ')}`);
   }
-  const dropped = (report?.droppedTotal ?? 0) + probesClosed;
+  console.log(countersLine(countersBefore, countersAfter));
+  const dropped = phases.reduce((total, phase) => total + phase.honestDropped, 0);
   console.log(
-    `legitimate clients dropped: ${dropped}${report && report.dropReasons.length > 0 ? ` (${report.dropReasons.join(', ')})` : ''}`,
+    `legitimate clients dropped: ${dropped}${dropReasons.size > 0 ? ` (${[...dropReasons].join(', ')})` : ''}` +
+      (probesClosed > 0 ? `; ${probesClosed} of them probes` : ''),
   );
   console.log(serverLogLine(parts.server));
   if (error !== undefined) console.log(`error: ${error}`);
+  const after = phases.find((phase) => phase.name === 'after');
+  if (baseline?.tick !== undefined && attacked !== undefined && after !== undefined) {
+    // An attack's effect can outlast it (a backlog the server is still working through), so the
+    // few seconds after it count too. A phase in which no probe got two ticks has no interval.
+    const deltas = [attacked, after].map((phase) => (phase.tick?.p99 ?? Infinity) - baseline.tick!.p99);
+    const honestDropped = attacked.honestDropped + after.honestDropped;
+    const met = deltas.every((delta) => delta <= RESILIENCE_MARGIN_MS) && honestDropped === 0;
+    const p99Text = (phase: PhaseResult, delta: number) =>
+      phase.tick === undefined ? 'no tick at all' : `${fixed(phase.tick.p99)} ms (${signed(delta)} ms)`;
+    console.log('');
+    console.log(
+      `Honest players' tick p99: ${fixed(baseline.tick.p99)} ms without attacks, ${p99Text(attacked, deltas[0]!)} under attack, ` +
+        `${p99Text(after, deltas[1]!)} in the ${fixed(after.seconds)} s after it; longest gap between ticks ${fixed(Math.max(attacked.tick?.max ?? 0, after.tick?.max ?? 0))} ms. ` +
+        `Propagation p50/p99: ${fixed(baseline.latency?.p50)}/${fixed(baseline.latency?.p99)} ms without, ` +
+        `${fixed(attacked.latency?.p50)}/${fixed(attacked.latency?.p99)} ms under attack. ${honestDropped} honest clients dropped.`,
+    );
+    console.log(
+      `Resilience verdict (tick p99 during and after the attack within ${RESILIENCE_MARGIN_MS} ms of the baseline, no honest client dropped): ${met ? 'met' : 'NOT met'}.`,
+    );
+  }
   if (options.json !== undefined)
     writeFileSync(
       options.json,
-      JSON.stringify({ mode: 'resilience', options, phases, attack, report, error }, null, 2),
+      JSON.stringify(
+        {
+          mode: 'resilience',
+          options,
+          phases,
+          attack,
+          finishesStored,
+          counters: {
+            before: countersBefore && Object.fromEntries(countersBefore),
+            after: countersAfter && Object.fromEntries(countersAfter),
+          },
+          report,
+          error,
+        },
+        null,
+        2,
+      ),
     );
   return error === undefined ? 0 : 1;
 }
@@ -1078,6 +1275,12 @@ async function main(args: string[]): Promise<number> {
   if (options === undefined) {
     console.log(USAGE);
     return 0;
+  }
+  if (!serverBuilt()) {
+    console.error(
+      `bench: the server is not built (${serverEntry()} is missing); run it with \`npm run bench\`, which builds first`,
+    );
+    return 1;
   }
 
   const largest =

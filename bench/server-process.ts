@@ -1,11 +1,12 @@
 /**
- * Starting and stopping the ghost server under test as a child process (`node dist/index.js`)
- * with a temporary config, and reading what it prints. Only the child started here is ever
- * signalled, by its PID.
+ * Starting and stopping the ghost server under test as a child process (`node dist/index.js`,
+ * the product build, as `npm start` runs it) with a temporary config and a fresh database in a
+ * temporary folder, and reading what it prints. Only the child started here is ever signalled,
+ * by its PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ export interface ServerOptions {
   /** More settings as "section.key=value" (value in TOML syntax). */
   extraSettings?: string[];
   startTimeoutMs: number;
+  /** Turn on the server's HTTP endpoint (loopback, a free port, no token) to read /metrics. */
+  metrics?: boolean;
 }
 
 /** What the server logged (warn and above) that the benchmark tallies. */
@@ -38,7 +41,12 @@ export class ServerProcess {
     readonly child: ChildProcess,
     readonly pid: number,
     readonly port: number,
+    private readonly host: string,
     private readonly dir: string,
+    /** The server's database file (in `dir` unless `--server-config database.path` moved it). */
+    readonly databasePath: string,
+    /** The port of its HTTP endpoint, when `metrics` was asked for. */
+    readonly httpPort: number | undefined,
   ) {
     this.exitPromise = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
@@ -80,14 +88,42 @@ export class ServerProcess {
     return !this.exited;
   }
 
+  /**
+   * The server's counters from GET /metrics (Prometheus text), as "name{labels}" → value: only
+   * `_total` counters, without the per-packet-type traffic and the process (CPU) ones. Undefined
+   * if there is no HTTP endpoint or it did not answer within `timeoutMs` (a stalled server does
+   * not).
+   */
+  async counters(timeoutMs = 3000): Promise<Map<string, number> | undefined> {
+    if (this.httpPort === undefined || this.exited) return undefined;
+    try {
+      const response = await fetch(`http://${this.host}:${this.httpPort}/metrics`, {
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      if (!response.ok) return undefined;
+      const counters = new Map<string, number>();
+      for (const line of (await response.text()).split('\n')) {
+        const match = /^(ghosting_\w+_total)(\{[^}]*\})? (\S+)$/.exec(line);
+        if (match === null || /^ghosting_((packets|bytes)_(in|out)_total|process_)/.test(match[1]!)) continue;
+        const value = Number(match[3]);
+        if (Number.isFinite(value)) counters.set(match[1]! + (match[2] ?? ''), value);
+      }
+      return counters;
+    } catch {
+      return undefined;
+    }
+  }
+
   static async start(options: ServerOptions): Promise<ServerProcess> {
     let lastError: Error | undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
       const port = await findFreePort(options.host);
       const dir = mkdtempSync(join(tmpdir(), 'ghosting-bench-'));
       const configPath = join(dir, 'bench.toml');
-      writeFileSync(configPath, configText(options));
-      const entry = fileURLToPath(new URL('../index.js', import.meta.url));
+      const databasePath = databasePathSetting(options.extraSettings) ?? join(dir, 'ghosting.db');
+      const httpPort = options.metrics ? await findFreePort(options.host) : undefined;
+      writeFileSync(configPath, configText(options, databasePath, httpPort));
+      const entry = serverEntry();
       // BENCH_SERVER_NODE_ARGS passes node flags to the server only, e.g. "--cpu-prof".
       const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
       const child = spawn(process.execPath, [...nodeArgs, entry, '--port', String(port), '--config', configPath], {
@@ -97,7 +133,7 @@ export class ServerProcess {
         rmSync(dir, { recursive: true, force: true });
         throw new Error('could not start the server process');
       }
-      const server = new ServerProcess(child, child.pid, port, dir);
+      const server = new ServerProcess(child, child.pid, port, options.host, dir, databasePath, httpPort);
       try {
         await server.waitUntilListening(options.host, options.startTimeoutMs);
         return server;
@@ -121,8 +157,11 @@ export class ServerProcess {
     throw new Error(`server did not accept connections within ${timeoutMs} ms`);
   }
 
-  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`; always removes the temp config. */
-  async stop(graceMs = 6000): Promise<void> {
+  /**
+   * SIGTERM, then SIGKILL if it has not exited within `graceMs`; always removes the temp folder
+   * (config and database), after calling `beforeRemove` once the server has exited.
+   */
+  async stop(graceMs = 6000, beforeRemove?: () => void): Promise<void> {
     try {
       if (!this.exited) {
         signal(this.pid, 'SIGTERM');
@@ -132,6 +171,7 @@ export class ServerProcess {
         signal(this.pid, 'SIGKILL');
         await Promise.race([this.exitPromise, sleep(3000)]);
       }
+      beforeRemove?.();
     } finally {
       rmSync(this.dir, { recursive: true, force: true });
     }
@@ -152,13 +192,50 @@ function signal(pid: number, name: NodeJS.Signals): void {
   }
 }
 
-function configText(options: ServerOptions): string {
+/**
+ * The product build this harness measures: `dist/index.js` at the repository root. This file is
+ * built to `dist-bench/bench/server-process.js`, two levels below it.
+ */
+export function serverEntry(): string {
+  return fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+}
+
+/** Whether the product build exists (`npm run bench` builds it first; `node dist-bench/...` does not). */
+export function serverBuilt(): boolean {
+  return existsSync(serverEntry());
+}
+
+/**
+ * The temporary config. The database is a fresh file in the step's temporary folder (on the same
+ * filesystem as the system's temp dir), so that every step starts empty, the repository's own
+ * `data/` is never touched, and what the server stores (finishes, races) goes through the real
+ * SQLite write path. `--server-config database.path="..."` puts it elsewhere.
+ */
+/** The value of a `database.path=...` setting given on the command line, if any (a TOML string). */
+function databasePathSetting(settings: string[] | undefined): string | undefined {
+  const setting = settings?.findLast((entry) => entry.startsWith('database.path='));
+  if (setting === undefined) return undefined;
+  const value = setting.slice('database.path='.length).trim();
+  try {
+    const parsed: unknown = JSON.parse(value);
+    return typeof parsed === 'string' ? parsed : undefined;
+  } catch {
+    return value.startsWith("'") && value.endsWith("'") ? value.slice(1, -1) : undefined;
+  }
+}
+
+function configText(options: ServerOptions, databasePath: string, httpPort: number | undefined): string {
   const sections = new Map<string, string[]>([
     ['server', [`hostname = "${options.host}"`]],
     ['timing', [`tick_interval_ms = ${options.tickIntervalMs}`]],
     ['limits', []],
     ['logging', ['level = "warn"', 'console = true', 'file = false']],
+    // Never log a bot in from a benchmark, whatever DISCORD_TOKEN the shell has.
+    ['discord', ['enabled = false']],
+    ['database', [`path = ${JSON.stringify(databasePath)}`]],
   ]);
+  if (httpPort !== undefined)
+    sections.set('http', ['enabled = true', `hostname = "${options.host}"`, `port = ${httpPort}`, 'token = ""']);
   if (options.maxDatagramBytes !== undefined)
     sections.get('limits')!.push(`max_datagram_bytes = ${options.maxDatagramBytes}`);
   for (const setting of options.extraSettings ?? []) {
@@ -172,7 +249,7 @@ function configText(options: ServerOptions): string {
     if (existing >= 0) lines.splice(existing, 1);
     lines.push(`${key} = ${value.join('=')}`);
   }
-  const text = ['# Written by the benchmark (src/bench); removed when the step ends.'];
+  const text = ['# Written by the benchmark (bench/server-process.ts); removed when the step ends.'];
   for (const [section, lines] of sections) if (lines.length > 0) text.push('', `[${section}]`, ...lines);
   return text.join('\n') + '\n';
 }

@@ -15,8 +15,8 @@
  */
 import { PROBE_MAP, probeAddress } from './addresses.js';
 import { Samples, summarize, type Summary } from './stats.js';
-import { SimClient } from '../sim/client.js';
-import type { BulkEntry, ServerPacket } from '../ghost/protocol/packets.js';
+import { SimClient } from '../src/sim/client.js';
+import type { BulkEntry, ServerPacket } from '../src/ghost/protocol/packets.js';
 
 const PROBE_RECEIVE_BUFFER = 4 * 1024 * 1024;
 const SENT_HISTORY_MS = 5000;
@@ -206,6 +206,13 @@ export class ProbeSet {
 
   get lastTickSize(): number {
     return this.probes.find((state) => !state.client.closed)?.lastTickSize ?? 0;
+  }
+
+  /** When the most recent tick reached any probe (performance.now(); 0 before the first). */
+  get lastTickAt(): number {
+    let latest = 0;
+    for (const state of this.probes) if (!state.client.closed) latest = Math.max(latest, state.tickStart);
+    return latest;
   }
 
   /** Tick intervals of every probe together, or only of the front or back ones. */

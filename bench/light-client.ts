@@ -14,9 +14,9 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as connectTcp, type Socket } from 'node:net';
-import { DATA_GHOST_SIZE, encodeDataGhost } from '../ghost/protocol/data-ghost.js';
-import { FrameDecoder, frame } from '../ghost/protocol/framing.js';
-import { encodeClientPacket, Header } from '../ghost/protocol/packets.js';
+import { DATA_GHOST_SIZE, encodeDataGhost } from '../src/ghost/protocol/data-ghost.js';
+import { FrameDecoder, frame } from '../src/ghost/protocol/framing.js';
+import { encodeClientPacket, Header } from '../src/ghost/protocol/packets.js';
 
 export interface LightClientOptions {
   host: string;

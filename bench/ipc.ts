@@ -1,4 +1,4 @@
-/** Messages between the benchmark orchestrator (run.ts) and its children: loadgen.ts and pinger.ts. */
+/** Messages between the benchmark orchestrator (run.ts) and its children: loadgen.ts, pinger.ts and attack.ts. */
 import type { Summary } from './stats.js';
 
 export interface LoadStartMessage {
@@ -102,3 +102,59 @@ export type FromPinger =
       connected: boolean;
     }
   | { type: 'fatal'; message: string };
+
+// ---- the attacker (attack.ts), for --resilience
+
+export const ATTACKS = ['connections', 'slow-reader', 'chat', 'locator', 'finish', 'model'] as const;
+export type AttackKind = (typeof ATTACKS)[number];
+
+/** The frame overhead of a MODEL_CHANGE around its model name: u8 header, u32 id, u32 string length. */
+export const MODEL_CHANGE_OVERHEAD = 1 + 4 + 4;
+
+export interface AttackStart {
+  type: 'attack';
+  host: string;
+  port: number;
+  seconds: number;
+  connectsPerSecond: number;
+  /** Chat messages and locators per second, each from its own client. */
+  floodPerSecond: number;
+  /** SPEEDRUN_FINISH packets per second from one client; 0 = flat out. */
+  finishPerSecond: number;
+  /** MODEL_CHANGE packets per second from one client; 0 = flat out. */
+  modelPerSecond: number;
+  /** Length of the model name in each MODEL_CHANGE, in bytes. */
+  modelBytes: number;
+  attacks: AttackKind[];
+  map: string;
+}
+
+/** What one flooding client did. */
+export interface FloodReport {
+  joined: boolean;
+  sent: number;
+  /** Payload bytes written to the socket (without the length prefixes). */
+  bytes: number;
+  /** Packets due at the fixed rate but not written because the socket was full. */
+  heldBack: number;
+  /** Packets per second actually written, over the attack. */
+  achievedPerSecond: number;
+  closedAfterMs: number | undefined;
+}
+
+export interface AttackReport {
+  type: 'attack-report';
+  floodOpened: number;
+  floodConnectErrors: number;
+  floodClosedByServer: { silent: number; garbage: number; oversized: number };
+  floodStillOpen: { silent: number; garbage: number; oversized: number };
+  /** ms from connecting until the server closed it, per kind (median, max). */
+  floodCloseMs: { silent: number[]; garbage: number[]; oversized: number[] };
+  slowReader: { joined: boolean; closedAfterMs: number | undefined };
+  chat: { joined: boolean; sent: number; closedAfterMs: number | undefined };
+  locator: { joined: boolean; sent: number; closedAfterMs: number | undefined };
+  finish: FloodReport;
+  model: FloodReport;
+  attacks: AttackKind[];
+  errors: string[];
+}

@@ -9,7 +9,7 @@
  * Driven over IPC by run.ts (see ipc.ts). It exits when told to, or when the parent goes away.
  */
 import { createSocket } from 'node:dgram';
-import { SimClient } from '../sim/client.js';
+import { SimClient } from '../src/sim/client.js';
 import { PROBE_MAP } from './addresses.js';
 import type { FromPinger, ToPinger } from './ipc.js';
 import { stopReading, UNREAD_RECEIVE_BUFFER } from './light-client.js';
