@@ -31,7 +31,7 @@ export interface App {
    * starts the server and the bot.
    */
   start(extraPlugins?: Plugin[]): Promise<void>;
-  /** Stops the server, then closes the database. Safe to call more than once. */
+  /** Stops the server, then closes the database (committing what is queued). Safe to call more than once. */
   stop(reason: string): Promise<void>;
 }
 
@@ -46,24 +46,30 @@ export interface AppOptions {
   discordClientOptions?: Partial<ClientOptions>;
   /** Where plugin paths in the config are relative to (the config file's folder). */
   configDirectory?: string;
+  /** Log lines the log file could not take (the entry point passes its logger's count; for /metrics). */
+  droppedLogLines?: () => number;
 }
 
 /** Opens the database (throws DatabaseError if it cannot) and wires everything up. */
 export function createApp(options: AppOptions): App {
   const { config } = options;
   const logger = options.logger ?? silentLogger();
-  const store = openDatabase(config.database.path);
+  const store = openDatabase(config.database.path, {
+    logger: logger.child({ module: 'database' }),
+    maxQueuedWrites: config.database.max_queued_writes,
+    backupDirectory: config.database.backup_directory,
+  });
   const server = new GhostServer({ config, logger });
   const log = logger.child({ module: 'admin' });
 
   server.addAdmissionCheck((request, address) => {
     const ban = store.bans.findActive(address, request.name);
-    if (ban !== undefined) return ban.reason ? `banned: ${ban.reason}` : 'banned';
-    if (!store.whitelist.allows(request.name, address)) return 'not whitelisted';
+    if (ban !== undefined) return { code: 'banned', reason: ban.reason ? `banned: ${ban.reason}` : 'banned' };
+    if (!store.whitelist.allows(request.name, address)) return { code: 'not_whitelisted', reason: 'not whitelisted' };
     return undefined;
   });
 
-  recordRaces(server.bus, store, log);
+  recordRaces(server.bus, store);
 
   const countdown: CountdownSettings = {
     delay: config.countdown.delay,
@@ -88,6 +94,8 @@ export function createApp(options: AppOptions): App {
     return stopping;
   };
   const start = async (extraPlugins: Plugin[] = []): Promise<void> => {
+    // The write thread must be up (and the file writable) before anything can be changed.
+    await store.ready();
     await plugins.loadAll();
     for (const plugin of extraPlugins) await plugins.add(plugin);
     await server.start();
@@ -105,7 +113,7 @@ export function createApp(options: AppOptions): App {
     audit(entry) {
       const action = describeAudit(entry);
       log.info({ actor: entry.invoker.name, source: entry.invoker.source, action }, 'admin action');
-      store.audit.record({
+      void store.audit.record({
         actor: entry.invoker.name,
         source: entry.invoker.source,
         action,
@@ -134,6 +142,11 @@ export function createApp(options: AppOptions): App {
     ...(options.discordClientOptions ? { clientOptions: options.discordClientOptions } : {}),
   });
   // The HTTP endpoint reports on all of the above, so it is made last.
-  const http = new OperationsServer({ server, store, countdown, commands, discord }, config.http, logger);
+  const droppedLogLines = options.droppedLogLines ?? (() => 0);
+  const http = new OperationsServer(
+    { server, store, countdown, commands, discord, droppedLogLines },
+    config.http,
+    logger,
+  );
   return { server, store, countdown, commands, discord, plugins, http, start, stop };
 }

@@ -4,10 +4,13 @@
  * entry point prints as one line before exiting with status 2.
  */
 import { readFileSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
+/** Packets per client per second; a fraction means one per longer window (0.2: one per 5 s); 0 = no limit. */
+const rate = z.number().min(0).max(100_000);
 
 const serverSection = z.strictObject({
   hostname: z.string().min(1).default('0.0.0.0'),
@@ -25,6 +28,7 @@ const timingSection = z.strictObject({
   handshake_timeout_ms: int(10, 600_000).default(1500),
   voice_grace_ms: int(0, 60_000).default(1000),
   shutdown_timeout_ms: int(0, 60_000).default(3000),
+  udp_rebind_silence_ms: int(0, 600_000).default(2000),
 });
 
 const limitsSection = z.strictObject({
@@ -32,9 +36,19 @@ const limitsSection = z.strictObject({
   max_connections_per_ip: int(1, 1_000_000).default(32),
   max_frame_bytes: int(64, 16 * 1024 * 1024).default(16 * 1024),
   max_send_buffer_bytes: int(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+  max_receive_bytes_per_second: int(0, 1024 * 1024 * 1024).default(1024 * 1024),
   max_datagram_bytes: int(38, 65_507).default(65_507),
-  locator_per_second: int(0, 1000).default(10),
-  chat_per_second: int(0, 1000).default(10),
+  ping_per_second: rate.default(5),
+  map_change_per_second: rate.default(5),
+  chat_per_second: rate.default(10),
+  countdown_confirm_per_second: rate.default(5),
+  update_per_second: rate.default(120),
+  finish_per_second: rate.default(1),
+  model_change_per_second: rate.default(2),
+  color_change_per_second: rate.default(2),
+  taunt_per_second: rate.default(5),
+  locator_per_second: rate.default(10),
+  voice_per_second: rate.default(100),
   udp_receive_buffer_bytes: int(0, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
   udp_send_buffer_bytes: int(0, 1024 * 1024 * 1024).default(4 * 1024 * 1024),
 });
@@ -56,6 +70,8 @@ const countdownSection = z.strictObject({
 
 const databaseSection = z.strictObject({
   path: z.string().min(1).default('data/ghosting.db'),
+  max_queued_writes: int(1, 1_000_000).default(10_000),
+  backup_directory: z.string().min(1).default('data/backups'),
 });
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'critical'] as const;
@@ -197,7 +213,11 @@ export function parseConfig(data: unknown, source = 'config'): Config {
 
 /** The management API may only run without a token when nothing but this machine can reach it. */
 function checkHttpExposure(http: HttpSettings, source: string): void {
-  const loopback = http.hostname === 'localhost' || http.hostname === '::1' || http.hostname.startsWith('127.');
+  // A name that merely starts with "127." (127.example.org) can resolve anywhere: only an address counts.
+  const loopback =
+    http.hostname === 'localhost' ||
+    http.hostname === '::1' ||
+    (isIPv4(http.hostname) && http.hostname.startsWith('127.'));
   if (http.enabled && http.token === '' && !loopback) {
     throw new ConfigError(
       `${source}: [http] token: expected a token when hostname is ${JSON.stringify(http.hostname)} (not loopback), got ""`,

@@ -3,8 +3,8 @@
  * `ghosting` / `node dist/index.js`: reads the command line and config.toml, starts the ghost
  * server, and shuts it down cleanly on SIGINT/SIGTERM.
  *
- * Exit status: 0 after a clean shutdown, 1 if the server could not start, 2 for a bad command
- * line or config value (one line on stderr, no stack trace).
+ * Exit status: 0 after a clean shutdown, 1 if the server could not start (or stopped on an
+ * unexpected error), 2 for a bad command line or config value (one line on stderr, no stack trace).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,8 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { startConsole } from './console.js';
 import { DatabaseError } from './db/database.js';
 import { configDirectoryOf, PluginLoadError } from './plugins/loader.js';
-import { createLogger } from './logger.js';
+import { containPluginError } from './plugins/containment.js';
+import { createLogger, LogFileError, type LogOutput } from './logger.js';
 import { ServerStartError } from './ghost/server.js';
 
 const USAGE = `Usage: ghosting [options]
@@ -104,13 +105,34 @@ async function main(args: string[]): Promise<number> {
     throw error;
   }
 
-  const { logger, flush } = createLogger(config.logging);
+  let logs: LogOutput;
+  try {
+    logs = createLogger(config.logging);
+  } catch (error) {
+    if (error instanceof LogFileError) {
+      console.error(`ghosting: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+  const { logger } = logs;
   logger.info({ version: packageVersion(), config: loadedFrom ?? '(built-in defaults)' }, 'ghosting starting');
 
-  process.on('uncaughtException', (error) => {
-    logger.fatal({ err: error }, 'unexpected error; stopping');
-    flush();
-    process.exit(1);
+  // A bug: log it with its stack, give the log file one bounded try, exit 1. A second error
+  // while that happens exits at once.
+  let failing = false;
+  process.on('uncaughtException', (error, origin) => {
+    // A plugin's own timer, callback or forgotten promise: logged as that plugin's error (docs/plugins.md).
+    if (containPluginError(error, origin)) return;
+    if (failing) process.exit(1);
+    failing = true;
+    try {
+      logger.fatal({ err: error }, 'unexpected error; stopping');
+      console.error(`ghosting: unexpected error: ${oneLine(error)}; stopping`);
+    } catch {
+      // Nothing left to report to; exit all the same.
+    }
+    void logs.close().finally(() => process.exit(1));
   });
 
   let shutDown: (reason: string) => void = () => {};
@@ -122,6 +144,7 @@ async function main(args: string[]): Promise<number> {
       logger,
       requestStop: (reason) => shutDown(reason),
       configDirectory: configDirectoryOf(loadedFrom),
+      droppedLogLines: () => logs.droppedFileLines,
       ...(discordToken !== undefined ? { discordToken } : {}),
     });
     await app.start();
@@ -137,13 +160,16 @@ async function main(args: string[]): Promise<number> {
       'ghosting ready',
     );
   } catch (error) {
-    if (error instanceof ServerStartError || error instanceof DatabaseError || error instanceof PluginLoadError) {
-      logger.fatal(error.message);
-      flush();
-      console.error(`ghosting: ${error.message}`);
-      return 1;
-    }
-    throw error;
+    // One line whatever failed: the known failures say what and where; a system error (an HTTP
+    // port in use, say) gets its own words; anything else is a bug and its stack goes to the log.
+    const known =
+      error instanceof ServerStartError || error instanceof DatabaseError || error instanceof PluginLoadError;
+    const message = known ? (error as Error).message : `cannot start: ${oneLine(error)}`;
+    if (known || (error as NodeJS.ErrnoException).code !== undefined) logger.fatal(message);
+    else logger.fatal({ err: error }, message);
+    await logs.close();
+    console.error(`ghosting: ${message}`);
+    return 1;
   }
 
   return new Promise<number>((resolve) => {
@@ -153,21 +179,16 @@ async function main(args: string[]): Promise<number> {
       stopping = true;
       logger.info({ reason }, 'shutting down');
       app.stop(reason).then(
-        () => {
-          flush();
-          resolve(0);
-        },
+        () => logs.close().then(() => resolve(0)),
         (error: unknown) => {
           logger.error({ err: error }, 'error while shutting down');
-          flush();
-          resolve(1);
+          void logs.close().then(() => resolve(1));
         },
       );
     };
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting without waiting');
-        flush();
         process.exit(1);
       }
       shutDown(signal);
@@ -185,10 +206,16 @@ async function main(args: string[]): Promise<number> {
   });
 }
 
+/** An error's message on one line, for stderr: operators get a line, the log gets the stack. */
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error('ghosting: unexpected error:', error);
+    console.error(`ghosting: unexpected error: ${oneLine(error)}`);
     process.exit(1);
   },
 );
