@@ -26,6 +26,9 @@ import type { ServerStats } from './stats.js';
 
 /** How many packets a client may send while its CONNECT is still being admitted. */
 export const MAX_FRAMES_BEFORE_JOIN = 64;
+/** The receive budget is spent in windows this long (a tenth of `max_receive_bytes_per_second` each). */
+const RECEIVE_WINDOWS_PER_SECOND = 10;
+const RECEIVE_WINDOW_MS = 1000 / RECEIVE_WINDOWS_PER_SECOND;
 
 export interface ConnectionSettings {
   handshakeTimeoutMs: number;
@@ -97,35 +100,35 @@ class Connection {
 
   /**
    * Per-packet rate limits drop what a flood carries, but reading and framing it still costs the
-   * main thread. Past its byte budget for the second, a connection is simply not read until the
-   * second is over: TCP's flow control then holds the sender back in its own kernel.
+   * main thread. Past its byte budget, a connection is simply not read until its window is over:
+   * TCP's flow control then holds the sender back in its own kernel. The budget is counted in
+   * tenths of a second, so that a flood is read in small bites rather than one large one each
+   * second, which would hold everyone else's tick up while it is framed.
    */
   private spendReceiveBudget(bytes: number): void {
-    const budget = this.deps.settings.maxReceiveBytesPerSecond;
-    if (budget === 0 || this.socket.destroyed) return;
+    const perSecond = this.deps.settings.maxReceiveBytesPerSecond;
+    if (perSecond === 0 || this.socket.destroyed) return;
     const now = performance.now();
-    if (now - this.windowStartedAt >= 1000) {
+    if (now - this.windowStartedAt >= RECEIVE_WINDOW_MS) {
       this.windowStartedAt = now;
       this.windowBytes = 0;
     }
     this.windowBytes += bytes;
-    if (this.windowBytes <= budget || this.resumeTimer !== undefined) return;
+    if (this.windowBytes <= perSecond / RECEIVE_WINDOWS_PER_SECOND || this.resumeTimer !== undefined) return;
     this.socket.pause();
     this.deps.stats.throttledReads++;
     if (this.client !== undefined) {
       this.deps.roster.reportViolation(
         this.client,
         'receive_throttled',
-        `sent more than [limits] max_receive_bytes_per_second (${budget}); not read until the second is over`,
+        `sent more than [limits] max_receive_bytes_per_second (${perSecond}); not read for a moment`,
       );
     }
-    this.resumeTimer = setTimeout(
-      () => {
-        this.resumeTimer = undefined;
-        if (!this.socket.destroyed) this.socket.resume();
-      },
-      this.windowStartedAt + 1000 - now,
-    );
+    const resume = () => {
+      this.resumeTimer = undefined;
+      if (!this.socket.destroyed) this.socket.resume();
+    };
+    this.resumeTimer = setTimeout(resume, this.windowStartedAt + RECEIVE_WINDOW_MS - now);
   }
 
   private onFrame(payload: Buffer): void {

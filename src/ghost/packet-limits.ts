@@ -44,7 +44,8 @@ function windowOf(perSecond: number): Window | undefined {
 
 /** The limits from config, by header byte; shared by every client. */
 export class PacketRatePolicy {
-  private readonly windows: Array<Window | undefined> = [];
+  // One slot per header byte value a packet can have (0–15), all present: lookups stay fast.
+  private readonly windows: Array<Window | undefined> = Array.from({ length: HEADER_NAMES.length }, () => undefined);
   private readonly described: Array<{ reason: string; detail: string } | undefined> = [];
 
   constructor(limits: Pick<LimitSettings, RateLimitKey>) {
@@ -69,16 +70,18 @@ export class PacketRatePolicy {
 }
 
 export class ClientPacketLimits {
-  private readonly limiters: Array<SlidingWindowLimiter | undefined> = [];
+  private readonly limiters: Array<SlidingWindowLimiter | undefined>;
 
-  constructor(private readonly windows: ReadonlyArray<Window | undefined>) {}
+  constructor(private readonly windows: ReadonlyArray<Window | undefined>) {
+    this.limiters = Array.from({ length: windows.length }, () => undefined);
+  }
 
   /** Whether one more packet with this header is within the client's limit (and counts it if so). */
   allow(header: number, now: number): boolean {
-    const window = this.windows[header];
-    if (window === undefined) return true;
     let limiter = this.limiters[header];
     if (limiter === undefined) {
+      const window = this.windows[header];
+      if (window === undefined) return true;
       limiter = new SlidingWindowLimiter(window.count, window.windowMs);
       this.limiters[header] = limiter;
     }
