@@ -13,7 +13,7 @@ import {
 import { tokenize } from '../src/commands/tokenize.js';
 import type { SimClient } from '../src/sim/client.js';
 import { oneLine, printable, printableLines } from '../src/text/printable.js';
-import { countPackets, joinApp, sleep, startApp as startTestApp, tempDatabasePath, until } from './helpers.js';
+import { barrier, countPackets, joinApp, startApp as startTestApp, tempDatabasePath, until } from './helpers.js';
 
 const startApp = (database?: string): Promise<App> =>
   startTestApp({
@@ -246,7 +246,7 @@ describe('admin commands on real clients', () => {
 
     expect((await run(app, 'kick ip 127.0.0.21')).text).toBe('Kicked Bystander (#2)');
     await bystander.waitForClose();
-    await sleep(50);
+    await barrier(watcher);
     expect(countPackets(watcher, 'disconnect')).toBe(5);
     expect(watcher.closed).toBe(false);
 

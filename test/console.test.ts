@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CommandRegistry, fail, ok } from '../src/commands/registry.js';
 import { startConsole } from '../src/console.js';
 import { SimClient } from '../src/sim/client.js';
-import { sleep, until } from './helpers.js';
+import { barrier, until } from './helpers.js';
 
 const entry = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const children: ChildProcess[] = [];
@@ -147,10 +147,9 @@ describe('console on standard input', () => {
     server.command('say hello');
     server.child.stdin!.end();
     expect(await alice.waitFor((p) => p.type === 'message')).toMatchObject({ text: 'hello' });
-    await sleep(200);
+    // The end of the input was read with "say hello": the server is still answering after it.
+    await barrier(alice);
     expect(server.child.exitCode).toBeNull();
-    alice.ping();
-    await alice.waitFor((p) => p.type === 'ping');
     server.child.kill('SIGTERM');
     expect(await exited(server.child)).toBe(0);
   });
@@ -158,7 +157,10 @@ describe('console on standard input', () => {
   it('ignores standard input with --no-cli', async () => {
     const server = await start(['--no-cli']);
     server.command('stop');
-    await sleep(300);
+    // A client joins and gets a PING answered after the line was written: had the server read
+    // "stop", it would have been handled long before.
+    const alice = await join(server.port, 'Alice');
+    await barrier(alice);
     expect(server.child.exitCode).toBeNull();
     expect(server.stdout()).not.toContain('Stopping');
     server.child.kill('SIGTERM');
@@ -174,7 +176,7 @@ describe('console on standard input', () => {
     expect(await alice.waitFor((p) => p.type === 'message' && p.id === 0)).toMatchObject({ text: 'pong!' });
     bob.sendMessage('/dm Alice psst');
     expect(await alice.waitFor((p) => p.type === 'message' && p.id === 0 && p.text === 'psst')).toBeTruthy();
-    await sleep(100);
+    await barrier(bob);
     expect(bob.received.filter((r) => r.packet.type === 'message')).toEqual([]);
     server.child.kill('SIGTERM');
     expect(await exited(server.child)).toBe(0);

@@ -148,7 +148,7 @@ describe('per-client packet rate limits', () => {
 });
 
 describe('receive budget', () => {
-  it('stops reading a connection past max_receive_bytes_per_second until the second is over', async () => {
+  it('stops reading a connection past its max_receive_bytes_per_second for a moment, and loses nothing', async () => {
     const budget = 64 * 1024;
     const server = await startServer({ limits: { max_receive_bytes_per_second: budget } });
     const flooder = await join(server, 'Flooder', { answerHeartbeats: false });

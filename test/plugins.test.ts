@@ -27,9 +27,9 @@ import {
 } from '../src/plugins/plugin.js';
 import { SimClient } from '../src/sim/client.js';
 import {
+  barrier,
   countPackets,
   joinApp,
-  sleep,
   startApp as startTestApp,
   tempDatabasePath,
   testConfig,
@@ -139,7 +139,9 @@ describe('the example plugin from the specification', () => {
     await alice.waitFor(serverMessage('pong!'));
     bob.sendMessage('/dm Carol meet at the elevator');
     await carol.waitFor(serverMessage('meet at the elevator'));
-    await sleep(100);
+    // Anything else these two commands sent went out before the answers above, so before the
+    // PING answers too.
+    await barrier(alice, bob, carol);
     for (const [client, count] of [
       [alice, 1],
       [bob, 0],
@@ -198,8 +200,9 @@ describe('hooks', () => {
     const bob = await join(app, 'Bob');
     alice.sendMessage('the ending is a spoiler');
     alice.sendMessage('darn it');
+    // One sender's chat keeps its order through the hooks: had the spoiler been relayed, it would
+    // have come before this.
     expect(await bob.waitFor((p) => p.type === 'message' && p.id === alice.id)).toMatchObject({ text: '**** it' });
-    await sleep(50);
     expect(countPackets(bob, 'message')).toBe(1);
 
     expect((await app.commands.execute('countdown start 30', CONSOLE_INVOKER)).text).toBe(
@@ -620,8 +623,7 @@ describe('loading', () => {
     const app = await startApp([{ module: './half-loaded.ts', optional: true }, './example.ts']);
     expect(app.plugins.loaded.map((loaded) => loaded.plugin.name)).toEqual(['Example Plugin']);
     expect((await app.commands.execute('leftover', CONSOLE_INVOKER)).text).toMatch(/unknown command/);
-    await join(app, 'Alice');
-    await sleep(50);
+    await barrier(await join(app, 'Alice'));
     expect(app.store.pluginData.get('Half loaded', 'saw a connect')).toBeUndefined();
   });
 

@@ -34,7 +34,7 @@ export interface ConnectionSettings {
   handshakeTimeoutMs: number;
   maxFrameBytes: number;
   maxConnectionsPerAddress: number;
-  /** Bytes a connection may send per second before the server stops reading it for the rest of that second; 0 = no limit. */
+  /** Bytes a connection may send per second (spent a tenth at a time) before the server pauses reading it; 0 = no limit. */
   maxReceiveBytesPerSecond: number;
 }
 

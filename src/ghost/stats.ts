@@ -37,7 +37,7 @@ export class ServerStats {
    * TCP-only client whose connection was backed up, or a send thread still on the previous tick.
    */
   skippedBulkUpdates = 0;
-  /** Times a connection went over `max_receive_bytes_per_second` and was not read for the rest of that second. */
+  /** Times a connection used up its share of `max_receive_bytes_per_second` and was paused for the rest of that tenth of a second. */
   throttledReads = 0;
   /** Called with each tick's duration in milliseconds (the metrics endpoint keeps a histogram). */
   onTick: ((durationMs: number) => void) | undefined;

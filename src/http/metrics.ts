@@ -84,7 +84,7 @@ export function createMetrics(app: OperationsTarget, httpErrors: ReadonlyMap<str
   });
   new Counter({
     name: 'ghosting_throttled_reads_total',
-    help: 'Times a connection sent more than max_receive_bytes_per_second and was not read for the rest of that second',
+    help: 'Times a connection used up its share of max_receive_bytes_per_second and was not read for the rest of that tenth of a second',
     registers: [registry],
     collect() {
       this.reset();
