@@ -1,6 +1,8 @@
 import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { REFUSAL_CODES } from '../src/ghost/refusals.js';
 import { GhostServer } from '../src/ghost/server.js';
 import { SimClient } from '../src/sim/client.js';
 import { encodeDataGhost } from '../src/ghost/protocol/data-ghost.js';
@@ -223,3 +225,11 @@ async function freeTcpAndUdpPort(): Promise<number> {
     if (free) return port;
   }
 }
+
+describe('refusal codes', () => {
+  it('are each documented in docs/errors.md', () => {
+    const docs = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
+    const section = docs.slice(docs.indexOf('## Connection refusals'), docs.indexOf('## HTTP'));
+    for (const code of REFUSAL_CODES) expect(section, code).toContain(`\`${code}\``);
+  });
+});

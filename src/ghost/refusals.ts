@@ -31,9 +31,7 @@ export type RefusalCode =
   /** An admission check added by code embedding the server refused. */
   | 'refused'
   /** An admission check threw: refused rather than let in unchecked. */
-  | 'admission_error'
-  /** The server is stopping. */
-  | 'shutting_down';
+  | 'admission_error';
 
 export interface Refusal {
   code: RefusalCode;
@@ -56,7 +54,6 @@ export const REFUSAL_CODES: readonly RefusalCode[] = [
   'plugin',
   'refused',
   'admission_error',
-  'shutting_down',
 ];
 
 export function isRefusalCode(value: unknown): value is RefusalCode {
