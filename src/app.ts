@@ -10,7 +10,7 @@ import type { CommandRegistry } from './commands/registry.js';
 import { openDatabase, type Store } from './db/database.js';
 import { silentLogger, type Logger } from './logger.js';
 import { GhostServer } from './ghost/server.js';
-import { recordRaces } from './race-recorder.js';
+import { RaceDirector } from './races/director.js';
 import { PluginHost } from './plugins/host.js';
 import { OperationsServer } from './http/server.js';
 import type { Plugin } from './plugins/plugin.js';
@@ -24,6 +24,8 @@ export interface App {
   readonly countdown: CountdownSettings;
   readonly discord: DiscordBridge;
   readonly plugins: PluginHost;
+  /** The race that is open or running, and its commands' engine. */
+  readonly races: RaceDirector;
   /** /healthz, /metrics and the management API (`[http]`, off by default). */
   readonly http: OperationsServer;
   /**
@@ -69,7 +71,13 @@ export function createApp(options: AppOptions): App {
     return undefined;
   });
 
-  recordRaces(server.bus, store);
+  const races = new RaceDirector({
+    server,
+    history: store.races,
+    settings: config.races,
+    defaultCountdown: config.countdown.delay,
+    logger,
+  });
 
   const countdown: CountdownSettings = {
     delay: config.countdown.delay,
@@ -86,7 +94,13 @@ export function createApp(options: AppOptions): App {
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> => {
-    stopping ??= Promise.all([discord.stop(), http.stop()])
+    // A race still running is ended first (its finishers kept), while clients and Discord still
+    // hear about it; then Discord, HTTP, the server, plugins, and the database last.
+    races.stop();
+    stopping ??= discord
+      .flush()
+      .catch(() => undefined)
+      .then(() => Promise.all([discord.stop(), http.stop()]))
       .catch((error: unknown) => log.warn({ err: error }, 'error while stopping Discord or HTTP'))
       .then(() => server.stop(reason))
       .then(() => plugins.unloadAll())
@@ -96,6 +110,9 @@ export function createApp(options: AppOptions): App {
   const start = async (extraPlugins: Plugin[] = []): Promise<void> => {
     // The write thread must be up (and the file writable) before anything can be changed.
     await store.ready();
+    for (const race of store.races.recover(new Date())) {
+      log.warn({ race: race.id, state: race.state }, 'a race the server did not end (it stopped abruptly) was ended');
+    }
     await plugins.loadAll();
     for (const plugin of extraPlugins) await plugins.add(plugin);
     await server.start();
@@ -107,6 +124,7 @@ export function createApp(options: AppOptions): App {
     server,
     store,
     countdown,
+    races,
     requestStop: options.requestStop ?? ((reason) => void stop(reason)),
   };
   const commands = createAdminRegistry(context, {
@@ -128,6 +146,7 @@ export function createApp(options: AppOptions): App {
     settings: config.plugins,
     configDirectory: options.configDirectory ?? process.cwd(),
     server,
+    races,
     commands,
     store,
     logger,
@@ -139,14 +158,15 @@ export function createApp(options: AppOptions): App {
     commands,
     store,
     logger,
+    raceCardUpdateMs: config.races.card_update_ms,
     ...(options.discordClientOptions ? { clientOptions: options.discordClientOptions } : {}),
   });
   // The HTTP endpoint reports on all of the above, so it is made last.
   const droppedLogLines = options.droppedLogLines ?? (() => 0);
   const http = new OperationsServer(
-    { server, store, countdown, commands, discord, droppedLogLines },
+    { server, store, countdown, commands, discord, races, droppedLogLines },
     config.http,
     logger,
   );
-  return { server, store, countdown, commands, discord, plugins, http, start, stop };
+  return { server, store, countdown, commands, discord, plugins, http, races, start, stop };
 }

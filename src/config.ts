@@ -68,6 +68,14 @@ const countdownSection = z.strictObject({
   presets: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), countdownPreset).default({}),
 });
 
+const racesSection = z.strictObject({
+  auto_start: z.boolean().default(false),
+  min_entrants: int(1, 100_000).default(2),
+  /** Seconds; unset = `[countdown] delay`. */
+  countdown: int(1, 3600).optional(),
+  card_update_ms: int(250, 600_000).default(2000),
+});
+
 const databaseSection = z.strictObject({
   path: z.string().min(1).default('data/ghosting.db'),
   max_queued_writes: int(1, 1_000_000).default(10_000),
@@ -122,6 +130,7 @@ const configSchema = z.strictObject({
   timing: timingSection.default(timingSection.parse({})),
   limits: limitsSection.default(limitsSection.parse({})),
   countdown: countdownSection.default(countdownSection.parse({})),
+  races: racesSection.default(racesSection.parse({})),
   logging: loggingSection.default(loggingSection.parse({})),
   database: databaseSection.default(databaseSection.parse({})),
   discord: discordSection.default(discordSection.parse({})),
@@ -135,6 +144,7 @@ export type TimingSettings = Config['timing'];
 export type LimitSettings = Config['limits'];
 export type CountdownSettings = Config['countdown'];
 export type CountdownPreset = z.infer<typeof countdownPreset>;
+export type RaceSettings = Config['races'];
 export type LoggingSettings = Config['logging'];
 export type DatabaseSettings = Config['database'];
 export type DiscordSettings = Config['discord'];
@@ -207,6 +217,12 @@ export function parseConfig(data: unknown, source = 'config'): Config {
     throw new ConfigError(`${source}: ${explain(issue, data)}${more}`);
   }
   checkCountdownLengths(result.data.countdown, source);
+  const raceCountdown = result.data.races.countdown;
+  if (raceCountdown !== undefined && raceCountdown > result.data.countdown.max_delay) {
+    throw new ConfigError(
+      `${source}: [races] countdown: expected at most [countdown] max_delay (${result.data.countdown.max_delay}), got number ${raceCountdown}`,
+    );
+  }
   checkHttpExposure(result.data.http, source);
   return result.data;
 }

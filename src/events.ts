@@ -12,6 +12,7 @@
  */
 import type { Color } from './ghost/protocol/packets.js';
 import type { RefusalCode } from './ghost/refusals.js';
+import type { Entrant, RaceSnapshot, Split } from './races/types.js';
 
 /** A read-only view of a connected client, safe to hand to subscribers. */
 export interface ClientInfo {
@@ -114,20 +115,43 @@ export const EVENTS = {
     ['client', 'color', 'previousColor'],
     (p): [client: ClientInfo, color: Color, previousColor: Color] => [p.client, p.client.color, p.previousColor],
   ),
-  /** A countdown was sent to everyone. */
-  countdownStarted: forPlugins<{ duration: number; preCommands: string; postCommands: string }>()(
+  /** A countdown was sent (to everyone, or to a race's entrants: `clientIds`). */
+  countdownStarted: forPlugins<{ duration: number; preCommands: string; postCommands: string; clientIds: number[] }>()(
     'CountdownStart',
     ['duration', 'preCommands', 'postCommands'],
     (p): [duration: number, preCommands: string, postCommands: string] => [p.duration, p.preCommands, p.postCommands],
   ),
   /** The countdown reached zero (duration seconds after it started). */
-  countdownGo: forPlugins<{ duration: number; preCommands: string; postCommands: string }>()(
+  countdownGo: forPlugins<{ duration: number; preCommands: string; postCommands: string; clientIds: number[] }>()(
     'CountdownGo',
     [],
     (): [] => [],
   ),
   /** A server message went to every client. */
   serverMessage: serverOnly<{ text: string }>(),
+  /** A race was opened (`race open`), or a plain countdown began one. */
+  raceOpened: forPlugins<{ race: RaceSnapshot }>()('RaceOpen', ['race'], (p): [race: RaceSnapshot] => [p.race]),
+  /** The race's countdown reached zero: the entrants are running. */
+  raceStarted: forPlugins<{ race: RaceSnapshot }>()('RaceStart', ['race'], (p): [race: RaceSnapshot] => [p.race]),
+  /** An entrant changed map while the race runs. */
+  raceSplit: forPlugins<{ race: RaceSnapshot; entrant: Entrant; split: Split }>()(
+    'RaceSplit',
+    ['race', 'entrant', 'split'],
+    (p): [race: RaceSnapshot, entrant: Entrant, split: Split] => [p.race, p.entrant, p.split],
+  ),
+  /** An entrant finished (`entrant.finish` has the time and place). */
+  raceFinished: forPlugins<{ race: RaceSnapshot; entrant: Entrant }>()(
+    'RaceFinish',
+    ['race', 'entrant'],
+    (p): [race: RaceSnapshot, entrant: Entrant] => [p.race, p.entrant],
+  ),
+  /** The race is over: `race.state` is 'finished' or 'cancelled'. */
+  raceEnded: forPlugins<{ race: RaceSnapshot }>()('RaceEnd', ['race'], (p): [race: RaceSnapshot] => [p.race]),
+  /**
+   * Anything about the race changed (an entrant readied, forfeited, joined, left, split,
+   * finished; the state moved): what live views (the Discord card, web pages) redraw from.
+   */
+  raceUpdated: serverOnly<{ race: RaceSnapshot }>(),
 };
 
 type Table = typeof EVENTS;

@@ -395,22 +395,29 @@ describe('admin commands on real clients', () => {
     );
     expect(await run(app, 'results')).toEqual({ ok: false, code: 'not_found', text: 'no race yet' });
 
-    const carol = await join(app, 'Carol'); // one finish per player: [limits] finish_per_second
-    await run(app, 'countdown start 3');
+    const carol = await join(app, 'Carol');
+    // A plain countdown is a race with everyone in it; finishes count from its go.
+    await run(app, 'countdown start 1');
+    await app.server.bus.once('raceStarted');
+    const ended = app.server.bus.once('raceEnded');
     bob.finishSpeedrun('1:02.345');
+    await barrier(bob);
     alice.finishSpeedrun('58.100');
+    await barrier(alice);
     carol.finishSpeedrun('not a time');
-    await until(() => app.store.races.results(1).length === 3);
+    await ended;
     const results = await run(app, 'results');
+    // Places are the order they crossed the line; SAR's own time is shown beside.
     expect(results.text.split('\n').slice(1)).toEqual([
-      '1. Alice — 58.100',
-      '2. Bob — 1:02.345',
-      '3. Carol — not a time',
+      expect.stringMatching(/^1\. Bob — 1:02\.345 \(server \d+\.\d{3}\)$/),
+      expect.stringMatching(/^2\. Alice — 58\.100 \(server \d+\.\d{3}, \+\d+\.\d{3}\)$/),
+      expect.stringMatching(/^3\. Carol — not a time /),
     ]);
     await run(app, 'countdown start 3');
-    await until(() => app.store.races.latest()?.id === 2); // races are written off the tick, in order
-    expect((await run(app, 'results')).text).toMatch(/^Race 2 .*: no finishes yet$/);
-    expect((await run(app, 'results 1')).text).toContain('1. Alice — 58.100');
+    // The latest race that ended is still race 1 while race 2 counts down.
+    expect((await run(app, 'results')).text).toMatch(/^Race 1 /);
+    expect((await run(app, 'results 2')).text).toMatch(/^Race 2 \(counting down\)\nAlice — ready/);
+    expect((await run(app, 'results 1')).text).toContain('1. Bob — 1:02.345');
     expect(await run(app, 'results 9')).toEqual({ ok: false, code: 'not_found', text: 'no race 9' });
   });
 
@@ -473,11 +480,12 @@ describe('admin commands on real clients', () => {
     expect((await run(app, 'status')).text).toContain('sp_a2\\u202elave (1)');
 
     // A finish time is the client's text too.
-    await run(app, 'countdown start 3');
+    await run(app, 'countdown start 1');
+    await app.server.bus.once('raceStarted');
     bob.finishSpeedrun('1:00.000\n2. Alice — 0.001');
-    await until(() => app.store.races.results(1).length === 1);
-    const results = await run(app, 'results');
-    expect(results.text.split('\n')).toHaveLength(2);
+    await barrier(bob);
+    const results = await run(app, 'results 1');
+    expect(results.text.split('\n')).toHaveLength(1 + 3); // the heading and one line per entrant
     expect(results.text).not.toMatch(CONTROL);
 
     expect((await run(app, `kick id ${red.id}`)).text).toBe('Kicked \\x1b[31mRed (#3)');
@@ -559,7 +567,16 @@ describe('admin commands on real clients', () => {
     expect(await app.commands.run('help', { command: 'stop' }, moderator)).toMatchObject({ code: 'forbidden' });
     const everyone: Invoker = { source: 'discord', name: 'member', permission: 'everyone' };
     const memberHelp = (await app.commands.run('help', {}, everyone)).text.split('\n');
-    expect(memberHelp.map((line) => line.trim().split(' ')[0])).toEqual(['Commands:', 'help', 'status', 'results']);
+    // Nothing only a player in game can run (/ready) is offered on Discord.
+    expect(memberHelp.map((line) => line.trim().split(' ').slice(0, 2).join(' ').trim())).toEqual([
+      'Commands:',
+      'help [command...]',
+      'status',
+      'race status',
+      'results [race]',
+      'stats <player...>',
+      'leaderboard [sp|coop|other]',
+    ]);
   });
 
   it('in-game /help is one short page of what the player may run', async () => {
@@ -579,10 +596,13 @@ describe('admin commands on real clients', () => {
     };
     const page = await serverLines('/help');
     expect(page.length).toBeLessThanOrEqual(4);
-    expect(page).toEqual(['Commands: /help, /status, /results', '/help <command> shows how to use one']);
+    expect(page).toEqual([
+      'Commands: /help, /status, /race, /ready, /unready, /forfeit, /results, /stats, /leaderboard',
+      '/help <command> shows how to use one',
+    ]);
     expect(await serverLines('/help results')).toEqual([
       'usage: /results [race]',
-      'Finishing order and times of a race (default: the latest)',
+      'Final standings of a race with times (default: the latest that ended)',
     ]);
     expect(await serverLines('/kick')).toEqual(['"kick" commands need moderator permission']);
     expect(await serverLines('/help kick')).toEqual(['"kick" needs moderator permission']);

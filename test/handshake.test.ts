@@ -130,7 +130,11 @@ describe('handshake', () => {
     server.setAcceptingPlayers(false);
     const refused = server.bus.once('clientRefused');
     await expect(join(server, 'Late')).rejects.toThrow(/closed/);
-    expect(await refused).toMatchObject({ name: 'Late', reason: 'not accepting players' });
+    expect(await refused).toMatchObject({
+      name: 'Late',
+      code: 'not_accepting_players',
+      reason: 'not accepting players: refused by an operator (accept players opens it)',
+    });
     const spectator = await join(server, 'Watcher', { spectator: true });
     expect(spectator.id).toBe(1);
 

@@ -13,6 +13,8 @@ import Database from 'better-sqlite3';
 import type { App } from '../src/app.js';
 import { fail } from '../src/commands/registry.js';
 import { ConfigError, parseConfig } from '../src/config.js';
+import { HttpError } from '../src/http/errors.js';
+import { integerValue, RouteTable } from '../src/http/paths.js';
 import { Plugin, type PluginHooks } from '../src/plugins/plugin.js';
 import type { SimClient } from '../src/sim/client.js';
 import { joinApp, startApp as startTestApp } from './helpers.js';
@@ -75,7 +77,9 @@ describe('operations endpoint', () => {
     expect(metrics.text).toMatch(/ghosting_packets_out_total\{type="Update"\} [1-9]/);
     expect(metrics.text).toMatch(/ghosting_bytes_out_total\{type="ConnectConfirm"\} [1-9]/);
     expect(metrics.text).toMatch(/ghosting_tick_duration_seconds_count [1-9]/);
-    expect(metrics.text).toContain('ghosting_skipped_bulk_updates_total 0');
+    // Its value depends on how busy the machine is (a send thread still on the last tick skips one);
+    // test/udp-fanout.test.ts pins when it counts.
+    expect(metrics.text).toMatch(/^ghosting_skipped_bulk_updates_total \d+$/m);
     expect(metrics.text).toContain('ghosting_discord_queue_depth 0');
   });
 
@@ -582,5 +586,43 @@ describe('limits', () => {
     const [answer] = (await text(socket)).split('\r\n');
     expect(answer).toBe('HTTP/1.1 404 Not Found');
     expect((await call(app, 'GET', '/healthz', undefined, null)).status).toBe(200);
+  });
+});
+
+describe('the route table', () => {
+  const table = new RouteTable({
+    'GET /api/races': 'list',
+    'GET /api/races/:id': 'one',
+    'GET /api/races/live': 'live',
+    'DELETE /api/races/:id': 'delete',
+    'GET /api/races/:id/entrants/:name': 'entrant',
+  });
+
+  it('binds :parameters to one decoded segment, prefers literal segments, and lists the methods a path has', () => {
+    expect(table.match('GET', '/api/races')).toEqual({ found: true, key: 'GET /api/races', value: 'list', params: {} });
+    expect(table.match('GET', '/api/races/12')).toMatchObject({ value: 'one', params: { id: '12' } });
+    expect(table.match('GET', '/api/races/live')).toMatchObject({ value: 'live', params: {} });
+    expect(table.match('DELETE', '/api/races/live')).toMatchObject({ value: 'delete', params: { id: 'live' } });
+    expect(table.match('GET', '/api/races/3/entrants/Some%20One')).toMatchObject({
+      value: 'entrant',
+      params: { id: '3', name: 'Some One' },
+    });
+    // A parameter is exactly one segment, never empty, never a malformed escape.
+    expect(table.match('GET', '/api/races/1/2')).toEqual({ found: false, allow: [] });
+    expect(table.match('GET', '/api/races/%E0%A4%A')).toEqual({ found: false, allow: [] });
+    expect(table.match('GET', '/api/races/3/entrants/')).toEqual({ found: false, allow: [] });
+    expect(table.match('POST', '/api/races/7')).toEqual({ found: false, allow: ['GET', 'DELETE'] });
+    expect(() => new RouteTable({ 'GET /api/:1': 'x' })).toThrow(/bad parameter ":1"/);
+  });
+
+  it('reads whole numbers from path and query text, and nothing else', () => {
+    expect(integerValue('42', 'the race id')).toBe(42);
+    expect(integerValue('007', 'the race id')).toBe(7);
+    for (const text of ['', 'abc', '-1', '1.5', '1e3', ' 1', '0x10', '12abc', '99999999999999999999']) {
+      expect(() => integerValue(text, 'the race id'), text).toThrow(HttpError);
+    }
+    expect(() => integerValue('abc', 'the race id')).toThrow('the race id must be a whole number, got "abc"');
+    expect(() => integerValue('0', '"limit"', { min: 1 })).toThrow('"limit" must be at least 1');
+    expect(() => integerValue('101', '"limit"', { max: 100 })).toThrow('"limit" must be at most 100');
   });
 });

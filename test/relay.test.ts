@@ -319,7 +319,12 @@ describe('countdown', () => {
       // SimClient confirms like SAR does; the go comes straight back.
       expect(await client.waitFor((p) => p.type === 'countdown_go')).toEqual({ type: 'countdown_go', id: 0 });
     }
-    expect(await started).toEqual({ duration: 5, preCommands: 'sv_cheats 0', postCommands: 'say go' });
+    expect(await started).toEqual({
+      duration: 5,
+      preCommands: 'sv_cheats 0',
+      postCommands: 'say go',
+      clientIds: [alice.id, bob.id],
+    });
     expect(server.acceptingPlayers).toBe(false);
     await expect(join(server, 'Late')).rejects.toThrow(/closed/);
     // A refused connection never took an id.

@@ -8,13 +8,15 @@ import type { AdminContext } from './context.js';
 import { backupCommands } from './backup.js';
 import { playerCommands } from './players.js';
 import { serverCommands } from './server-commands.js';
+import { raceCommands } from '../races/commands.js';
 
 export function createAdminRegistry(
   context: AdminContext,
   options: RegistryOptions = {},
 ): CommandRegistry<AdminContext> {
   const registry = new CommandRegistry(context, options);
-  for (const definition of [...serverCommands, ...playerCommands, ...backupCommands]) registry.register(definition);
+  for (const definition of [...serverCommands, ...playerCommands, ...raceCommands, ...backupCommands])
+    registry.register(definition);
   context.commands = registry;
   return registry;
 }

@@ -25,6 +25,11 @@ export function permits(invoker: Invoker, definition: { permission: Permission }
   return PERMISSION_RANK[invoker.permission] >= PERMISSION_RANK[definition.permission];
 }
 
+/** Whether a command can be run from where the invoker is (see `CommandDefinition.sources`). */
+export function reachable(source: CommandSource, definition: { sources?: readonly CommandSource[] }): boolean {
+  return definition.sources === undefined || definition.sources.includes(source);
+}
+
 export type CommandSource = 'console' | 'discord' | 'plugin' | 'http' | 'chat';
 
 /** Who runs a command, from where, and what they may do. */
@@ -120,6 +125,11 @@ export interface CommandDefinition<Context> {
   permission: Permission;
   /** GhostServer's older command names are grouped separately in help. */
   legacy?: boolean;
+  /**
+   * Where it can be run from, when not from everywhere: `['chat']` for what only a player in game
+   * can do (`/ready`). Help elsewhere leaves it out, and Discord offers no slash command for it.
+   */
+  sources?: readonly CommandSource[];
   /** Changes server state: successful runs go to the audit log. */
   mutates?: boolean;
   /** Its result concerns everyone (a ban): front ends with a public channel post it there too. */
@@ -240,6 +250,7 @@ export class CommandRegistry<Context> {
         invoker,
       );
     const { definition, words } = match;
+    if (!reachable(invoker.source, definition)) return this.elsewhere(definition);
     if (!permits(invoker, definition)) return this.forbidden(definition);
     const parsed = this.parseArguments(definition, line, tokens, words);
     if (!parsed.ok)
@@ -251,10 +262,18 @@ export class CommandRegistry<Context> {
   async run(name: string, args: ArgumentValues, invoker: Invoker): Promise<CommandResult> {
     const definition = this.find(name);
     if (definition === undefined) return this.incomplete(normalise(name).split(' '), invoker);
+    if (!reachable(invoker.source, definition)) return this.elsewhere(definition);
     if (!permits(invoker, definition)) return this.forbidden(definition);
     const checked = this.checkValues(definition, args);
     if (!checked.ok) return fail('bad_arguments', `${checked.error}\nusage: ${this.usage(definition, invoker)}`);
     return this.invoke(definition, checked.values, invoker);
+  }
+
+  private elsewhere(definition: CommandDefinition<Context>): CommandResult {
+    const where = (definition.sources ?? []).map((source) =>
+      source === 'chat' ? `SAR's chat (/${definition.name})` : `the ${source}`,
+    );
+    return fail('refused', `"${definition.name}" is run from ${where.join(' or ')}`);
   }
 
   private forbidden(definition: CommandDefinition<Context>): CommandResult {

@@ -5,12 +5,14 @@
  */
 import { oneLine } from '../text/printable.js';
 import type { AdminContext } from './context.js';
+import { raceLines } from '../races/text.js';
 import {
   commandPrefix,
   fail,
   lowestPermission,
   ok,
   permits,
+  reachable,
   type CommandDefinition,
   type CommandRegistry,
   type CommandResult,
@@ -26,6 +28,10 @@ async function startCountdown(
   choice: string | undefined,
   overrides: { preCommands?: string; postCommands?: string } = {},
 ): Promise<CommandResult> {
+  const race = context.races.current();
+  if (race?.kind === 'race') {
+    return fail('refused', `race ${race.id} is ${race.state.replace('_', ' ')}: race start counts its entrants down`);
+  }
   let settings = {
     delay: context.countdown.delay,
     preCommands: context.countdown.preCommands,
@@ -111,7 +117,9 @@ function wrap(first: string, names: readonly string[], width: number): string[] 
  */
 function help(registry: CommandRegistry<AdminContext>, topic: string | undefined, invoker: Invoker): CommandResult {
   const visible = (definition: Definition) =>
-    permits(invoker, definition) && !(definition.legacy && invoker.source === 'discord');
+    permits(invoker, definition) &&
+    reachable(invoker.source, definition) &&
+    !(definition.legacy && invoker.source === 'discord');
   const prefix = commandPrefix(invoker);
   const chat = invoker.source === 'chat';
   /** One line per form, summaries lined up: `  kick id <id> [reason...]   Disconnect the client...`. */
@@ -338,6 +346,8 @@ export const serverCommands: Definition[] = [
         uptimeSeconds,
         acceptingPlayers: context.server.acceptingPlayers,
         acceptingSpectators: context.server.acceptingSpectators,
+        playersRefusedBecause: context.server.playersRefusedBecause ?? null,
+        race: context.races.current() ?? null,
       };
       const mapText = [...maps].map(([map, count]) => oneLine`${map} (${count})`).join(', ') || 'none';
       return ok(
@@ -345,26 +355,11 @@ export const serverCommands: Definition[] = [
           `Server ${data.address}, up ${uptime}`,
           `${data.players} player${data.players === 1 ? '' : 's'}, ${data.spectators} spectator${data.spectators === 1 ? '' : 's'}`,
           `Maps: ${mapText}`,
-          `Accepting players: ${data.acceptingPlayers ? 'yes' : 'no'}, spectators: ${data.acceptingSpectators ? 'yes' : 'no'}`,
+          `Accepting players: ${data.acceptingPlayers ? 'yes' : `no, ${data.playersRefusedBecause}`}; spectators: ${data.acceptingSpectators ? 'yes' : 'no'}`,
+          data.race === null ? 'No race open' : raceLines(data.race)[0]!,
         ].join('\n'),
         data,
       );
-    },
-  },
-  {
-    name: 'results',
-    summary: 'Finishing order and times of a race (default: the latest)',
-    arguments: [{ name: 'race', type: 'integer', optional: true, min: 1 }],
-    permission: 'everyone',
-    run(context, args) {
-      const race = args.race !== undefined ? context.store.races.get(Number(args.race)) : context.store.races.latest();
-      if (race === undefined)
-        return fail('not_found', args.race !== undefined ? `no race ${String(args.race)}` : 'no race yet');
-      const results = context.store.races.results(race.id);
-      const header = `Race ${race.id} (${race.startedAt.toISOString()}, ${race.duration} s countdown)`;
-      if (results.length === 0) return ok(`${header}: no finishes yet`, { race, results });
-      const lines = results.map((finish, index) => oneLine`${index + 1}. ${finish.player} — ${finish.time}`);
-      return ok(`${header}:\n${lines.join('\n')}`, { race, results });
     },
   },
   {

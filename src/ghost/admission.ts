@@ -31,7 +31,9 @@ export interface AdmissionSettings {
 export type AdmissionOutcome = { admitted: true } | { admitted: false; refusal: Refusal } | { admitted: 'abandoned' };
 
 export class Admission {
-  acceptingPlayers: boolean;
+  private accepting: boolean;
+  /** Set when a countdown closed the door to players (not an operator): its race's end reopens it. */
+  private closedByCountdown = false;
   acceptingSpectators: boolean;
   private readonly checks: Array<{ check: AdmissionCheck; code: RefusalCode }> = [];
 
@@ -40,8 +42,40 @@ export class Admission {
     /** How many clients have joined (for max_clients). */
     private readonly joinedCount: () => number,
   ) {
-    this.acceptingPlayers = settings.acceptPlayers;
+    this.accepting = settings.acceptPlayers;
     this.acceptingSpectators = settings.acceptSpectators;
+  }
+
+  get acceptingPlayers(): boolean {
+    return this.accepting;
+  }
+
+  /** An operator's (or plugin's, or config's) decision: it stands until changed again. */
+  set acceptingPlayers(accept: boolean) {
+    this.accepting = accept;
+    this.closedByCountdown = false;
+  }
+
+  /** A plain countdown closes the door to players, as GhostServer does, until its race ends. */
+  closeForCountdown(): void {
+    this.accepting = false;
+    this.closedByCountdown = true;
+  }
+
+  /** Reopens to players if a countdown closed it (not if an operator did); true if it did. */
+  reopenAfterCountdown(): boolean {
+    if (!this.closedByCountdown) return false;
+    this.accepting = true;
+    this.closedByCountdown = false;
+    return true;
+  }
+
+  /** Why players are refused now, in words; undefined while they are accepted. */
+  get playersRefusedBecause(): string | undefined {
+    if (this.accepting) return undefined;
+    return this.closedByCountdown
+      ? 'a countdown race is running (joining opens again when it ends)'
+      : 'refused by an operator (accept players opens it)';
   }
 
   /** Adds a check after the ones already there; a reason it returns is refused with `code`. */
@@ -53,8 +87,8 @@ export class Admission {
   builtIn(request: Pick<ConnectRequest, 'spectator'>): Refusal | undefined {
     if (request.spectator && !this.acceptingSpectators)
       return { code: 'not_accepting_spectators', reason: 'not accepting spectators' };
-    if (!request.spectator && !this.acceptingPlayers)
-      return { code: 'not_accepting_players', reason: 'not accepting players' };
+    if (!request.spectator && !this.accepting)
+      return { code: 'not_accepting_players', reason: `not accepting players: ${this.playersRefusedBecause}` };
     const max = this.settings.maxClients;
     if (max > 0 && this.joinedCount() >= max) return { code: 'server_full', reason: `server full (${max} clients)` };
     return undefined;

@@ -79,6 +79,14 @@ export class Broadcaster {
     for (const client of this.options.clients.values()) this.sendFramed(client, framed);
   }
 
+  /** An already framed packet to these joined clients (ids that left are skipped). */
+  toClients(ids: readonly number[], framed: Buffer): void {
+    for (const id of ids) {
+      const client = this.options.clients.get(id);
+      if (client !== undefined) this.sendFramed(client, framed);
+    }
+  }
+
   /** To every joined client but the sender, by TCP. */
   toOthers(sender: GhostClient, payload: Buffer): void {
     const framed = frame(payload);

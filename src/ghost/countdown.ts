@@ -16,17 +16,27 @@ export interface CountdownOptions {
   duration?: number;
   preCommands?: string;
   postCommands?: string;
+  /** Only these clients get the countdown (a race's entrants); everyone when omitted. */
+  recipients?: readonly number[];
+  /**
+   * Whether new players are refused from now on (the GhostServer habit, until the countdown's
+   * race ends); default `[countdown] refuse_new_players`. A race started with `race start` lets
+   * players join as spectators of the race, so it passes false.
+   */
+  refuseNewPlayers?: boolean;
 }
 
 export interface StartedCountdown {
   duration: number;
   preCommands: string;
   postCommands: string;
+  /** The clients it was sent to. */
+  clientIds: number[];
 }
 
 /** Decides whether a countdown may start; returns a refusal reason, or undefined to allow. */
 export type CountdownCheck = (
-  countdown: Readonly<StartedCountdown>,
+  countdown: Readonly<Omit<StartedCountdown, 'clientIds'>>,
 ) => string | undefined | Promise<string | undefined>;
 
 export type CountdownRequest = { started: StartedCountdown } | { refused: string };
@@ -35,8 +45,8 @@ export interface CountdownDeps {
   config: Pick<Config, 'countdown'>;
   broadcaster: Broadcaster;
   admission: Admission;
-  /** How many clients got the setup (for the log). */
-  clientCount: () => number;
+  /** The ids of every joined client (who gets a countdown sent to everyone). */
+  clientIds: () => number[];
   log: Logger;
   bus: EventBus;
 }
@@ -53,7 +63,8 @@ export class Countdown {
 
   /** Runs the checks in order, then starts the countdown; the first refusal wins. */
   async request(options: CountdownOptions = {}): Promise<CountdownRequest> {
-    const countdown = this.complete(options);
+    const { duration, preCommands, postCommands } = this.complete(options);
+    const countdown = { duration, preCommands, postCommands };
     for (const check of this.checks) {
       let answer: unknown;
       try {
@@ -69,7 +80,7 @@ export class Countdown {
       this.deps.log.info({ reason }, 'countdown refused');
       return { refused: reason };
     }
-    return { started: this.start(countdown) };
+    return { started: this.start({ ...options, ...countdown }) };
   }
 
   /**
@@ -77,20 +88,22 @@ export class Countdown {
    * new players are refused from now on unless `[countdown] refuse_new_players` is false.
    */
   start(options: CountdownOptions = {}): StartedCountdown {
-    const started = this.complete(options);
-    const { duration, preCommands, postCommands } = started;
+    const { duration, preCommands, postCommands } = this.complete(options);
     if (!Number.isInteger(duration) || duration < 0 || duration > 0xffffffff) {
       throw new RangeError(`countdown duration must be a whole number of seconds, got ${duration}`);
     }
     const { admission, broadcaster, log, bus } = this.deps;
-    if (this.deps.config.countdown.refuse_new_players && admission.acceptingPlayers) {
-      admission.acceptingPlayers = false;
+    const everyone = this.deps.clientIds();
+    const joined = new Set(everyone);
+    const clientIds = options.recipients === undefined ? everyone : options.recipients.filter((id) => joined.has(id));
+    const started = { duration, preCommands, postCommands, clientIds };
+    if ((options.refuseNewPlayers ?? this.deps.config.countdown.refuse_new_players) && admission.acceptingPlayers) {
+      admission.closeForCountdown();
       log.info('refusing new players: a countdown started');
     }
-    broadcaster.toEveryone(
-      frame(encodeServerPacket({ type: 'countdown_setup', id: 0, duration, preCommands, postCommands })),
-    );
-    log.info({ duration, preCommands, postCommands, clients: this.deps.clientCount() }, 'countdown started');
+    const setup = frame(encodeServerPacket({ type: 'countdown_setup', id: 0, duration, preCommands, postCommands }));
+    broadcaster.toClients(clientIds, setup);
+    log.info({ duration, preCommands, postCommands, clients: clientIds.length }, 'countdown started');
     bus.emit('countdownStarted', started);
     // SAR counts down locally; "go" is when every client's countdown reaches zero.
     clearTimeout(this.goTimer);
@@ -103,7 +116,7 @@ export class Countdown {
     clearTimeout(this.goTimer);
   }
 
-  private complete(options: CountdownOptions): StartedCountdown {
+  private complete(options: CountdownOptions): Omit<StartedCountdown, 'clientIds'> {
     const settings = this.deps.config.countdown;
     return {
       duration: options.duration ?? settings.delay,

@@ -113,7 +113,7 @@ export class GhostServer {
       config,
       broadcaster: this.broadcaster,
       admission: this.admission,
-      clientCount: () => roster.size,
+      clientIds: () => [...roster.clients.keys()],
       log,
       bus,
     });
@@ -302,6 +302,21 @@ export class GhostServer {
   setAcceptingPlayers(accept: boolean): void {
     this.admission.acceptingPlayers = accept;
     this.log.info({ accept }, accept ? 'accepting players' : 'refusing new players');
+  }
+
+  /** Why new players are refused now (undefined while they are accepted): for `status` and logs. */
+  get playersRefusedBecause(): string | undefined {
+    return this.admission.playersRefusedBecause;
+  }
+
+  /**
+   * Reopens to players if a plain countdown closed the door (the race it began has ended); an
+   * operator's `refuse players` stands. Returns whether it reopened.
+   */
+  reopenAfterCountdown(): boolean {
+    const reopened = this.admission.reopenAfterCountdown();
+    if (reopened) this.log.info('accepting players again: the countdown race ended');
+    return reopened;
   }
 
   setAcceptingSpectators(accept: boolean): void {
