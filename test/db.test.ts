@@ -1,13 +1,15 @@
 /**
  * The persistence layer against real SQLite files in a temporary directory.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openConnection } from '../src/db/connection.js';
 import { DatabaseError, openDatabase, parseFinishTime, type AuditEntry, type Store } from '../src/db/database.js';
+import { applyMigrations } from '../src/db/migrate.js';
 
 let dir: string;
 let dbPath: string;
@@ -64,7 +66,16 @@ describe('opening', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
       expect(tables).toEqual(
-        expect.arrayContaining(['__drizzle_migrations', 'audit_log', 'bans', 'settings', 'whitelist_entries']),
+        expect.arrayContaining([
+          '__drizzle_migrations',
+          'audit_log',
+          'bans',
+          'settings',
+          'whitelist_entries',
+          'races',
+          'race_entrants',
+          'race_splits',
+        ]),
       );
       const applied = db.prepare('SELECT count(*) FROM __drizzle_migrations').pluck().get();
       expect(applied).toBe(journal.entries.length);
@@ -118,6 +129,33 @@ describe('opening', () => {
     expect(openError(dbPath).message).toMatch(
       new RegExp(`^database ${dbPath}: migration failed: .*newer version of ghosting`),
     );
+  });
+
+  it('turns foreign keys off while migrating (tables are rebuilt), then checks them and says what is broken', () => {
+    const folder = join(dir, 'migrations');
+    mkdirSync(join(folder, 'meta'), { recursive: true });
+    const entry = { idx: 0, version: '6', when: 1, tag: '0000_dangling', breakpoints: true };
+    writeFileSync(
+      join(folder, 'meta', '_journal.json'),
+      JSON.stringify({ version: '7', dialect: 'sqlite', entries: [entry] }),
+    );
+    writeFileSync(
+      join(folder, '0000_dangling.sql'),
+      [
+        'CREATE TABLE parent (id integer PRIMARY KEY)',
+        'CREATE TABLE child (parent_id integer REFERENCES parent(id))',
+        'INSERT INTO child VALUES (1), (2)',
+      ].join(';--> statement-breakpoint\n'),
+    );
+    const connection = openConnection(dbPath);
+    try {
+      expect(() => applyMigrations(connection, folder)).toThrow(
+        `database ${dbPath}: migration failed: 2 rows refer to rows that do not exist (PRAGMA foreign_key_check)`,
+      );
+      expect(connection.sqlite.pragma('foreign_keys', { simple: true })).toBe(1);
+    } finally {
+      connection.sqlite.close();
+    }
   });
 
   it('finds the migrations from the built module in dist/ too', async () => {
@@ -327,7 +365,7 @@ describe('failed writes', () => {
   });
 });
 
-describe('finish times, grants and races', () => {
+describe('finish times and grants', () => {
   it('reads SAR finish times as milliseconds', () => {
     expect(parseFinishTime('12.345')).toBe(12_345);
     expect(parseFinishTime('1:02.345')).toBe(62_345);
@@ -349,36 +387,5 @@ describe('finish times, grants and races', () => {
     expect(await store.grants.revoke('role', '111111111111111111')).toBe(true);
     expect(await store.grants.revoke('role', '111111111111111111')).toBe(false);
     expect(store.grants.levelFor('999999999999999999', ['111111111111111111'])).toBe('everyone');
-  });
-
-  it('stores finishes with the race started before them, even before that race is committed', async () => {
-    const store = open();
-    const before = store.races.start(5);
-    const early = store.races.recordFinish({ race: before.race, player: 'A', clientId: 1, time: '1:00.000' });
-    const next = store.races.start(10);
-    const finishes = [
-      store.races.recordFinish({ race: next.race, player: 'B', clientId: 2, time: '59.500' }),
-      store.races.recordFinish({ race: next.race, player: 'C', clientId: 3, time: 'DNF' }),
-      store.races.recordFinish({ race: next.race, player: 'D', clientId: 4, time: '58.000' }),
-    ];
-    const [first, second] = [await before.stored, await next.stored];
-    expect((await early)?.raceId).toBe(first!.id);
-    for (const finish of finishes) expect((await finish)?.raceId).toBe(second!.id);
-    expect(store.races.latest()).toEqual(second);
-    expect(store.races.results(second!.id).map((finish) => finish.player)).toEqual(['D', 'B', 'C']);
-    const stored = await store.races.recordFinish({ race: { id: first!.id }, player: 'E', clientId: 5, time: '1.0' });
-    expect(stored).toMatchObject({ raceId: first!.id, timeMs: 1000 });
-  });
-
-  it('keeps the finishes of a race that could not be stored, without a race', async () => {
-    const store = open();
-    const db = raw();
-    db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON races BEGIN SELECT RAISE(ABORT, 'no races today'); END`);
-    db.close();
-    const { race, stored } = store.races.start(3);
-    const finish = store.races.recordFinish({ race, player: 'A', clientId: 1, time: '10.000' });
-    expect(await stored).toBeUndefined();
-    expect(await finish).toMatchObject({ raceId: null, player: 'A' });
-    expect(store.races.latest()).toBeUndefined();
   });
 });

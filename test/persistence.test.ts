@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CONSOLE_INVOKER, type Invoker } from '../src/commands/registry.js';
 import { DatabaseError, openDatabase, type Store } from '../src/db/database.js';
+import type { RaceSnapshot, Split } from '../src/races/types.js';
 import { startApp, until } from './helpers.js';
 
 let dir: string;
@@ -57,32 +58,59 @@ function count(table: string, path = dbPath): number {
   }
 }
 
-const finish = (i: number) => ({ race: null, raceId: null, player: `P${i}`, clientId: 1, time: '1:00.000' });
+/** A race for the splits below to belong to (splits are the fire-and-forget write that comes in numbers). */
+const RACE: RaceSnapshot = {
+  id: 1,
+  kind: 'race',
+  title: '',
+  state: 'running',
+  openedBy: 'test',
+  openedAt: new Date(0),
+  countdownSeconds: 3,
+  startedAt: new Date(0),
+  goAt: new Date(3000),
+  endedAt: null,
+  route: null,
+  entrants: [],
+};
+const split = (i: number): Split => ({
+  fromMap: `map${i}`,
+  toMap: `map${i + 1}`,
+  ticks: i,
+  ticksTotal: i,
+  elapsedMs: i,
+  at: new Date(),
+});
+
+async function withRace(store: Store): Promise<void> {
+  store.races.saveRace(RACE);
+  await store.flush();
+}
 
 describe('the write thread', () => {
-  it('takes writes off the main thread: while the disk is held up, finishes queue and the event loop runs on', async () => {
+  it('takes writes off the main thread: while the disk is held up, splits queue and the event loop runs on', async () => {
     const store = await open();
+    await withRace(store);
+    const before = store.writes;
     // Another connection holds the write lock, as a disk that takes its time would.
     const other = new BetterSqlite3(dbPath);
     other.exec('BEGIN IMMEDIATE');
     try {
       const started = performance.now();
-      const pending: Promise<unknown>[] = [];
-      for (let i = 0; i < 1000; i++) pending.push(Promise.resolve(store.races.recordFinish(finish(i))));
+      for (let i = 0; i < 1000; i++) store.races.addSplit(RACE.id, 'P', split(i));
       expect(performance.now() - started).toBeLessThan(300);
       // The event loop turns (a timer fires) while none of them can be committed.
       const waited = performance.now();
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(performance.now() - waited).toBeLessThan(300);
-      expect(other.prepare('SELECT count(*) FROM finishes').pluck().get()).toBe(0);
+      expect(other.prepare('SELECT count(*) FROM race_splits').pluck().get()).toBe(0);
       expect(store.writes.queued).toBe(1000);
       other.exec('ROLLBACK');
       // Answered once committed, in as few transactions (each one fsync) as the queue allowed.
-      const stored = await Promise.all(pending);
-      expect(stored.every((row) => row !== undefined)).toBe(true);
-      expect(count('finishes')).toBe(1000);
-      expect(store.writes).toMatchObject({ committed: 1000, queued: 0, failed: 0 });
-      expect(store.writes.batches).toBeLessThan(10);
+      await store.flush();
+      expect(count('race_splits')).toBe(1000);
+      expect(store.writes).toMatchObject({ committed: before.committed + 1000, queued: 0, failed: 0 });
+      expect(store.writes.batches - before.batches).toBeLessThan(10);
     } finally {
       other.close();
     }
@@ -110,6 +138,7 @@ describe('the write thread', () => {
 
   it('refuses writes past [database] max_queued_writes with a DatabaseError, counts them, and takes them again later', async () => {
     const store = await open({ maxQueuedWrites: 5 });
+    await withRace(store);
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, (_, i) => store.bans.add({ name: `P${i}`, createdBy: 'test' })),
     );
@@ -120,20 +149,23 @@ describe('the write thread', () => {
       expect(error).toBeInstanceOf(DatabaseError);
       expect(error.message).toBe(`database ${dbPath}: write refused: 5 writes are already waiting for the disk`);
     }
-    expect(store.writes).toMatchObject({ refused: 15, queued: 0, committed: 5 });
+    expect(store.writes).toMatchObject({ refused: 15, queued: 0, committed: 6 });
     expect(store.bans.list()).toHaveLength(5);
     // Fire-and-forget writes are dropped the same way, without throwing.
-    const finishes = Array.from({ length: 8 }, (_, i) => store.races.recordFinish(finish(i)));
-    expect((await Promise.all(finishes)).filter((row) => row === undefined)).toHaveLength(3);
+    for (let i = 0; i < 8; i++) store.races.addSplit(RACE.id, 'P', split(i));
+    await store.flush();
+    expect(count('race_splits')).toBe(5);
+    expect(store.writes.refused).toBe(18);
     expect(await store.bans.add({ name: 'Later', createdBy: 'test' })).toMatchObject({ name: 'Later' });
   });
 
   it('commits what is queued when closed, and fails later writes', async () => {
     const store = await open();
-    for (let i = 0; i < 300; i++) void store.races.recordFinish(finish(i));
+    await withRace(store);
+    for (let i = 0; i < 300; i++) store.races.addSplit(RACE.id, 'P', split(i));
     void store.audit.record({ actor: 'a', source: 'console', action: 'last words' });
     await store.close();
-    expect(count('finishes')).toBe(300);
+    expect(count('race_splits')).toBe(300);
     expect(count('audit_log')).toBe(1);
     await expect(store.bans.add({ name: 'Late', createdBy: 'test' })).rejects.toThrow(DatabaseError);
   });
@@ -149,7 +181,9 @@ describe('the write thread', () => {
     await expect(store.bans.add({ name: 'After', createdBy: 'test' })).rejects.toThrow(message);
     await expect(store.whitelist.setEnabled(true)).rejects.toThrow(message);
     expect(await store.audit.record({ actor: 'a', source: 'console', action: 'x' })).toBeUndefined();
-    expect(await store.races.recordFinish(finish(1))).toBeUndefined();
+    const failed = store.writes.failed;
+    store.races.addSplit(RACE.id, 'P', split(1));
+    expect(store.writes.failed).toBe(failed + 1);
     expect(() => store.pluginData.set('p', 'k', 1)).toThrow(message);
     expect(lines.filter((line) => line.level >= 50)).toHaveLength(1);
     expect(lines.find((line) => line.level >= 50)?.msg).toMatch(message);
@@ -161,20 +195,24 @@ describe('the write thread', () => {
   it('logs a failure that repeats once, and once more when writes work again', async () => {
     const { logger, lines } = capturedLogger();
     const store = await open({ logger });
+    await withRace(store);
     const db = new BetterSqlite3(dbPath);
-    db.exec(`CREATE TRIGGER full BEFORE INSERT ON finishes BEGIN SELECT RAISE(ABORT, 'no room'); END`);
-    const failed = await Promise.all(Array.from({ length: 30 }, (_, i) => store.races.recordFinish(finish(i))));
-    expect(failed.every((row) => row === undefined)).toBe(true);
+    db.exec(`CREATE TRIGGER full BEFORE INSERT ON race_splits BEGIN SELECT RAISE(ABORT, 'no room'); END`);
+    for (let i = 0; i < 30; i++) store.races.addSplit(RACE.id, 'P', split(i));
+    await store.flush();
+    expect(count('race_splits')).toBe(0);
     expect(store.writes.failed).toBe(30);
     const errors = lines.filter((line) => line.level >= 50);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({
-      operation: 'races.finish',
+      operation: 'races.addSplit',
       msg: `database ${dbPath}: write failed: SQLITE_CONSTRAINT_TRIGGER (no room)`,
     });
     db.exec('DROP TRIGGER full');
     db.close();
-    expect(await store.races.recordFinish(finish(31))).toMatchObject({ player: 'P31' });
+    store.races.addSplit(RACE.id, 'P31', split(31));
+    await store.flush();
+    expect(count('race_splits')).toBe(1);
     expect(lines.filter((line) => line.msg === 'database writes work again')).toEqual([
       expect.objectContaining({ failed: 30 }),
     ]);

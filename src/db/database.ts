@@ -6,7 +6,7 @@
  * return. Every change is made by the write thread (src/db/writer.ts, src/db/write-worker.ts),
  * so the tick never waits for the disk: a write method returns a Promise that resolves once the
  * change is committed (synchronous = FULL: it survives kill -9 and a power cut) and rejects with
- * a DatabaseError if it is not. Writes nobody waits for (audit lines, races, finishes, plugin
+ * a DatabaseError if it is not. Writes nobody waits for (audit lines, race history, plugin
  * storage) never reject; their failures are logged once by the writer.
  *
  * Every failure is a DatabaseError whose message names the file and the reason, e.g.
@@ -22,7 +22,7 @@ import { identityOf, openConnection } from './connection.js';
 import { applyMigrations } from './migrate.js';
 import { createWhitelistStore, type WhitelistStore } from './whitelist.js';
 import { createGrantStore, type GrantStore } from './grants.js';
-import { createRaceStore, type RaceStore } from './races.js';
+import { createRaceHistory, type RaceHistory } from './races.js';
 import { createPluginDataStore, type PluginDataStore } from './plugin-data.js';
 import { Writer, type WriteStats } from './writer.js';
 
@@ -32,7 +32,7 @@ export type { Ban, BanStore, NewBan } from './bans.js';
 export type { WhitelistEntry, WhitelistKind, WhitelistStore } from './whitelist.js';
 export type { PluginDataStore } from './plugin-data.js';
 export type { Grant, GrantStore, GrantSubject, PermissionLevel } from './grants.js';
-export { parseFinishTime, type Finish, type NewFinish, type Race, type RaceRef, type RaceStore } from './races.js';
+export { parseFinishTime, type LeaderboardRow, type PlayerStats, type RaceHistory, type RaceSummary } from './races.js';
 export { AUDIT_SOURCES, type AuditEntry, type AuditInput, type AuditLog, type AuditSource } from './audit.js';
 export type { WriteStats } from './writer.js';
 
@@ -54,7 +54,8 @@ export interface Store {
   readonly whitelist: WhitelistStore;
   readonly audit: AuditLog;
   readonly grants: GrantStore;
-  readonly races: RaceStore;
+  /** Races, their entrants and splits (src/db/races.ts). */
+  readonly races: RaceHistory;
   readonly pluginData: PluginDataStore;
   /** `[database] backup_directory`: where copies named by a relative path go. */
   readonly backupDirectory: string;
@@ -121,7 +122,7 @@ export function openDatabase(path: string, options: DatabaseOptions = {}): Store
     whitelist: createWhitelistStore(reader, writer),
     audit: createAuditLog(reader, writer),
     grants: createGrantStore(reader, writer),
-    races: createRaceStore(reader, writer),
+    races: createRaceHistory(reader, writer, options.logger),
     pluginData: createPluginDataStore(reader, writer),
     backupDirectory: options.backupDirectory ?? DEFAULT_BACKUP_DIRECTORY,
     get writes() {

@@ -7,6 +7,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { EntrantStatus, RaceKind, RaceState, RouteId } from '../races/types.js';
 
 export const WHITELIST_KINDS = ['name', 'ip'] as const;
 export type WhitelistKind = (typeof WHITELIST_KINDS)[number];
@@ -86,27 +87,109 @@ export const discordGrants = sqliteTable(
   (table) => [uniqueIndex('discord_grants_subject_idx').on(table.subject, table.subjectId)],
 );
 
-/** A race begins with each countdown; finishes after it belong to it until the next one. */
-export const races = sqliteTable('races', {
-  id: integer('id').primaryKey({ autoIncrement: true }),
-  startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull(),
-  duration: integer('duration').notNull(),
-});
+// What src/races/types.ts allows, as TypeScript-only enums (no CHECK in the database).
+export const RACE_KINDS = ['race', 'countdown'] as const satisfies readonly RaceKind[];
+export const RACE_STATES = [
+  'open',
+  'counting_down',
+  'running',
+  'finished',
+  'cancelled',
+] as const satisfies readonly RaceState[];
+export const ENTRANT_STATUSES = [
+  'not_ready',
+  'ready',
+  'running',
+  'finished',
+  'forfeited',
+  'dnf',
+] as const satisfies readonly EntrantStatus[];
+export const ROUTE_IDS = ['sp', 'coop'] as const satisfies readonly RouteId[];
 
-export const finishes = sqliteTable(
-  'finishes',
+/**
+ * A race (src/races/types.ts): opened, counted down, run, then finished or cancelled. Its id is
+ * decided on the main thread when it is opened (RaceHistory.nextId) and inserted as it is.
+ */
+export const races = sqliteTable(
+  'races',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
-    raceId: integer('race_id').references(() => races.id),
-    player: text('player').notNull(),
-    clientId: integer('client_id').notNull(),
-    /** As SAR formatted it, e.g. "1:02.345". */
-    time: text('time').notNull(),
-    /** The same time in milliseconds when it could be read, for ordering. */
-    timeMs: integer('time_ms'),
-    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }).notNull(),
+    kind: text('kind', { enum: RACE_KINDS }).notNull(),
+    title: text('title').notNull(),
+    state: text('state', { enum: RACE_STATES }).notNull(),
+    /** Who opened it: "console", a Discord tag, "http", a plugin's name ("unknown" before issue 12). */
+    openedBy: text('opened_by').notNull(),
+    openedAt: integer('opened_at', { mode: 'timestamp_ms' }).notNull(),
+    countdownSeconds: integer('countdown_seconds'),
+    /** When the countdown was sent. */
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }),
+    /** When the countdown reached zero: splits and finishes count from here. */
+    goAt: integer('go_at', { mode: 'timestamp_ms' }),
+    endedAt: integer('ended_at', { mode: 'timestamp_ms' }),
+    route: text('route', { enum: ROUTE_IDS }),
   },
-  (table) => [index('finishes_race_idx').on(table.raceId)],
+  (table) => [index('races_state_idx').on(table.state), index('races_route_idx').on(table.route)],
+);
+
+/**
+ * One entrant of a race, known by name within it (a player who reconnects under the same name is
+ * the same entrant). The finish columns are all set (a finisher) or all null.
+ */
+export const raceEntrants = sqliteTable(
+  'race_entrants',
+  {
+    raceId: integer('race_id')
+      .notNull()
+      .references(() => races.id),
+    name: text('name').notNull(),
+    /** The client id it last had. */
+    clientId: integer('client_id'),
+    status: text('status', { enum: ENTRANT_STATUSES }).notNull(),
+    /** The map it is on (its last map once the race is over); '' when not known. */
+    map: text('map').notNull(),
+    /** As SAR formatted it, e.g. "1:02.345". */
+    finishTime: text('finish_time'),
+    /** The same in milliseconds, when it could be read. */
+    finishTimeMs: integer('finish_time_ms'),
+    /** The server's clock: milliseconds from the go to the finish. */
+    finishElapsedMs: integer('finish_elapsed_ms'),
+    finishPlace: integer('finish_place'),
+    finishedAt: integer('finished_at', { mode: 'timestamp_ms' }),
+    /** Milliseconds from the go to the forfeit. */
+    forfeitedAtMs: integer('forfeited_at_ms'),
+  },
+  (table) => [
+    uniqueIndex('race_entrants_race_name_idx').on(table.raceId, table.name),
+    index('race_entrants_name_idx').on(table.name),
+    check(
+      'race_entrants_finish',
+      sql`(${table.finishTime} IS NULL) = (${table.finishElapsedMs} IS NULL) AND (${table.finishTime} IS NULL) = (${table.finishPlace} IS NULL) AND (${table.finishTime} IS NULL) = (${table.finishedAt} IS NULL)`,
+    ),
+  ],
+);
+
+/**
+ * One map change of an entrant while its race runs: many rows (500 entrants × 60 maps), so one
+ * small insert each, one index (by race), and no AUTOINCREMENT bookkeeping.
+ */
+export const raceSplits = sqliteTable(
+  'race_splits',
+  {
+    id: integer('id').primaryKey(),
+    raceId: integer('race_id')
+      .notNull()
+      .references(() => races.id),
+    entrantName: text('entrant_name').notNull(),
+    fromMap: text('from_map').notNull(),
+    toMap: text('to_map').notNull(),
+    /** SAR's split timer in ticks (60 per second); null before SAR made a split. */
+    ticks: integer('ticks'),
+    ticksTotal: integer('ticks_total'),
+    /** The server's clock: milliseconds since the go. */
+    elapsedMs: integer('elapsed_ms').notNull(),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (table) => [index('race_splits_race_idx').on(table.raceId)],
 );
 
 /** Plugins' persistent key-value storage: JSON values, namespaced by plugin name. */

@@ -47,7 +47,7 @@ function start(): { connection: Connection; identity: FileIdentity; session: Wri
     post({ type: 'failed', message: replacedMessage });
     return undefined;
   }
-  const session: WriteSession = { orm: connection.orm, sqlite: connection.sqlite, raceTokens: new Map() };
+  const session: WriteSession = { orm: connection.orm, sqlite: connection.sqlite };
   try {
     connection.sqlite.transaction(() => operations['settings.lastOpened'](session, { at: new Date() })).immediate();
     if (!sameFile(identity)) throw new ReplacedError(replacedMessage);
@@ -114,14 +114,11 @@ if (opened === undefined) {
     if (broken !== undefined) {
       results = failAll(batch, broken);
     } else {
-      // Races started in a batch that is rolled back were never stored: forget their tokens.
-      const raceTokens = new Map(session.raceTokens);
       try {
         runOperations.immediate(batch, results);
         // Committed, but to the file the configured path still names? If not, it is lost.
         if (!sameFile(identity)) throw new ReplacedError(replacedMessage);
       } catch (error) {
-        session.raceTokens = raceTokens;
         if (error instanceof ReplacedError) broken = error.message;
         results = failAll(
           batch,
