@@ -176,6 +176,52 @@ describe('Discord emulator with the real discord.js Client', () => {
     await expect(chat.send({ content: '   ' })).rejects.toMatchObject({ code: 50006 });
   });
 
+  it('checks embeds against Discord’s limits, edits messages in place, and 404s an edit of a deleted one', async () => {
+    const emulator = await startEmulator();
+    const client = await connect(emulator, { allowedMentions: { parse: [] } });
+    const chat = await chatChannel(client);
+
+    const sent = await chat.send({ embeds: [{ title: 'Race 1', description: 'open', color: 0x3498db }] });
+    const stored = await emulator.waitForMessage(CHAT, (m) => m.id === sent.id);
+    expect(stored.embeds).toEqual([{ title: 'Race 1', description: 'open', color: 0x3498db }]);
+    const updated = nextEvent(client, Events.MessageUpdate, (_old, message) => message.id === sent.id);
+    await chat.messages.edit(sent.id, { embeds: [{ title: 'Race 1', description: 'running' }] });
+    const [, message] = await updated;
+    expect(message.embeds[0]?.description).toBe('running');
+    expect(stored.edits).toBe(1);
+    expect(stored.allowedMentions).toEqual({ parse: [] });
+
+    const long = 'x'.repeat(4097);
+    for (const embed of [
+      { description: long },
+      { title: 'x'.repeat(257) },
+      { fields: [{ name: 'a', value: 'x'.repeat(1025) }] },
+      { footer: { text: 'x'.repeat(2049) } },
+      { color: 0x1000000 },
+    ]) {
+      await expect(chat.send({ embeds: [embed] })).rejects.toMatchObject({ code: 50035, status: 400 });
+    }
+    // 6000 characters in all, over several embeds.
+    const four = { description: 'x'.repeat(4000) };
+    await expect(chat.send({ embeds: [four, { description: 'x'.repeat(2001) }] })).rejects.toMatchObject({
+      code: 50035,
+    });
+    await expect(chat.messages.edit(sent.id, { embeds: [{ description: long }] })).rejects.toMatchObject({
+      code: 50035,
+    });
+    await expect(chat.messages.edit(sent.id, { content: 'x'.repeat(2001) })).rejects.toMatchObject({ code: 50035 });
+    expect(stored.embeds).toMatchObject([{ description: 'running' }]);
+
+    const deleted = nextEvent(client, Events.MessageDelete, (message) => message.id === sent.id);
+    emulator.deleteMessage(CHAT, sent.id);
+    await deleted;
+    expect(emulator.messagesIn(CHAT).map((m) => m.id)).not.toContain(sent.id);
+    await expect(chat.messages.edit(sent.id, { content: 'late' })).rejects.toMatchObject({
+      code: 10008,
+      status: 404,
+    });
+  });
+
   it('delivers a user message (and a webhook message) to messageCreate, and honours MessageContent', async () => {
     const emulator = await startEmulator();
     const client = await connect(emulator);

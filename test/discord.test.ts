@@ -307,6 +307,9 @@ describe('Discord bridge', () => {
       'list',
       'status',
       'results',
+      'race',
+      'stats',
+      'leaderboard',
       'say',
       'countdown',
       'kick',
@@ -321,6 +324,7 @@ describe('Discord bridge', () => {
       expect(names).toContain(name);
     }
     expect(names).not.toContain('disconnect_id'); // legacy names stay on the console
+    for (const inGame of ['ready', 'unready', 'forfeit', 'ff']) expect(names).not.toContain(inGame); // SAR's chat only
   });
 
   it('relays chat both ways without pings, echoes or markdown surprises', async () => {
@@ -379,7 +383,10 @@ describe('Discord bridge', () => {
       `➕ **${EVIL_MD}** joined`,
       `➕ **${FORGER_MD}** joined`,
     ]);
-    app.server.startCountdown({ duration: 3 });
+    // A countdown records a race with both in it; the finish counts from the go.
+    const go = app.server.bus.once('raceStarted');
+    app.server.startCountdown({ duration: 1 });
+    await go;
     evil.finishSpeedrun('1:00.000\n@here');
     expect(await waitForLines(emulator, EVENTS, (line) => line.startsWith('🏁'))).toEqual([
       String.raw`🏁 **${EVIL_MD}** finished in **1:00.000\\n@here**`,
@@ -407,13 +414,15 @@ describe('Discord bridge', () => {
     expect(listed.filter((line) => line.includes(FORGER_TEXT))).toHaveLength(1);
     const status = await emulator.invokeCommand({ name: 'status', user: MEMBER });
     expect(status.ephemeral).toBe(false);
-    let results = await emulator.invokeCommand({ name: 'results', user: MEMBER });
-    for (let tries = 0; !results.content?.includes(EVIL) && tries < 50; tries++) {
-      results = await emulator.invokeCommand({ name: 'results', user: MEMBER }); // the finish is stored after it is relayed
-    }
-    const placed = codeBlockLines(results.content).filter((line) => line.includes(EVIL));
-    expect(placed).toHaveLength(1);
-    expect(placed[0]).toContain(String.raw`1:00.000\n@here`);
+    // The race still runs (the forger has not finished): /results of it shows its standings so far.
+    const results = await emulator.invokeCommand({ name: 'results', options: { race: 1 }, user: MEMBER });
+    const standings = (results.original?.embeds[0] as { description: string }).description.split('\n');
+    expect(standings.filter((line) => line.includes(EVIL_MD))).toEqual([
+      String.raw`🥇 **${EVIL_MD}** — **1:00.000\\n@here**`,
+    ]);
+    expect(standings.filter((line) => line.includes(FORGER_MD))).toEqual([
+      String.raw`2\. **${FORGER_MD}** — Container Ride`,
+    ]);
     const choices = await emulator.autocomplete({
       name: 'kick',
       subcommand: 'name',
@@ -450,10 +459,11 @@ describe('Discord bridge', () => {
     const bans = await emulator.invokeCommand({ name: 'bans', ...asAdmin });
     expect(codeBlockLines(bans.content).filter((line) => line.includes(`name "${EVIL}"`))).toHaveLength(1);
 
-    // Every request that posted anything: events, webhook chat and each reply, none could ping.
+    // Every request that posted anything: events, webhook chat, each reply (and the race card's
+    // edits), none could ping.
     const sent = messageRequests(emulator);
-    expect(new Set(sent.map((request) => request.kind))).toEqual(
-      new Set(['channel message', 'webhook message', 'interaction reply']),
+    expect([...new Set(sent.map((request) => request.kind))]).toEqual(
+      expect.arrayContaining(['channel message', 'webhook message', 'interaction reply']),
     );
     expect(sent.filter((request) => request.kind === 'interaction reply').length).toBeGreaterThanOrEqual(6);
     expect(mayPing(sent)).toEqual([]);
@@ -638,13 +648,20 @@ describe('Discord bridge', () => {
       EVENTS,
       (message) => message.content.includes('Bob') && message.content.includes('joined'),
     );
-    app.server.startCountdown({ duration: 3 });
-    bob.finishSpeedrun('1:10.000');
+    const go = app.server.bus.once('raceStarted');
+    app.server.startCountdown({ duration: 1 });
+    await go;
+    const ended = app.server.bus.once('raceEnded');
     alice.finishSpeedrun('1:05.500');
     await emulator.waitForMessage(EVENTS, (message) => message.content.includes('**Alice** finished in **1:05.500**'));
-    await until(() => app.store.races.results(1).length === 2);
+    bob.finishSpeedrun('1:10.000');
+    await ended;
     const results = await emulator.invokeCommand({ name: 'results', user: MEMBER });
-    expect(results.content).toContain('1. Alice — 1:05.500\n2. Bob — 1:10.000');
+    const standings = (results.original?.embeds[0] as { description: string }).description.split('\n');
+    expect(standings.slice(-2).map((line) => line.replace(/ · \+[\d:.]+$/, ''))).toEqual([
+      '🥇 **Alice** — **1:05.500**',
+      '🥈 **Bob** — **1:10.000**',
+    ]);
   });
 
   it('keeps relaying through a 429 and a gateway reconnect', async () => {

@@ -35,6 +35,7 @@ import { EventFeed } from './event-feed.js';
 import { NO_MENTIONS } from './format.js';
 import { describeError, isTransient, RestHealth } from './health.js';
 import { InteractionHandler } from './interactions.js';
+import { DEFAULT_CARD_UPDATE_MS, RaceCards, rejectCardRateLimits } from './race-card.js';
 import { backoffDelay, DEFAULT_RETRY, formatDelay, type RetryTimings } from './retry.js';
 
 /**
@@ -52,7 +53,12 @@ export interface DiscordBridgeOptions {
   store: Store;
   logger: Logger;
   clientOptions?: DiscordClientOptions;
+  /** `[races] card_update_ms`: at most one edit of a race card per this many ms (2000 by default). */
+  raceCardUpdateMs?: number;
 }
+
+/** How long stopping waits for the race cards' last edits. */
+const CARD_FINISH_MS = 2_000;
 
 export type BridgeState = 'off' | 'connecting' | 'ready' | 'degraded' | 'failed' | 'stopped';
 
@@ -82,6 +88,7 @@ export class DiscordBridge {
   private client: Client | undefined;
   private chat: ChatRelay | undefined;
   private feed: EventFeed | undefined;
+  private cards: RaceCards | undefined;
   private interactions: InteractionHandler | undefined;
   private health: RestHealth | undefined;
   private readonly retry: RetryTimings;
@@ -143,6 +150,13 @@ export class DiscordBridge {
       onError,
     });
     this.feed = new EventFeed({ settings, bus: server.bus, logger: this.log, retry: this.retry.rest, onError });
+    this.cards = new RaceCards({
+      bus: server.bus,
+      logger: this.log,
+      updateMs: this.options.raceCardUpdateMs ?? DEFAULT_CARD_UPDATE_MS,
+      retry: this.retry.rest,
+      onError,
+    });
     this.interactions = new InteractionHandler({
       commands: this.options.commands,
       store: this.options.store,
@@ -161,8 +175,13 @@ export class DiscordBridge {
     const client = new Client({
       intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent],
       allowedMentions: NO_MENTIONS,
-      ...(settings.api_url !== '' ? { rest: { api: settings.api_url } } : {}),
       ...this.clientOptions,
+      rest: {
+        ...(settings.api_url !== '' ? { api: settings.api_url } : {}),
+        ...this.clientOptions.rest,
+        // A rate-limited race card edit comes back to the card, which then sends its newest state.
+        rejectOnRateLimit: rejectCardRateLimits,
+      },
     });
     this.client = client;
     let closeCode: number | undefined;
@@ -220,6 +239,7 @@ export class DiscordBridge {
     this.health?.close();
     this.chat?.close();
     this.feed?.close();
+    this.cards?.close();
     void client.destroy();
     this.log.error(`${reason}. Discord stays off until the server restarts; the ghost server carries on`);
   }
@@ -231,6 +251,7 @@ export class DiscordBridge {
       }
       await Promise.all([this.chat?.attach(client), this.feed?.attach(client), this.registerCommands(client)]);
       if (this.client !== client || this.phase !== 'connecting') return;
+      this.cards?.attach(this.feed?.eventsChannel);
       this.phase = 'ready';
       this.loginFailures = 0;
       this.log.info({ user: client.user.tag }, 'Discord bot ready');
@@ -266,19 +287,34 @@ export class DiscordBridge {
     }
   }
 
-  /** Waits until queued chat and events have been sent (tests, shutdown). */
-  async flush(): Promise<void> {
-    await Promise.all([this.chat?.flush(), this.feed?.flush()]);
+  /**
+   * Waits until queued chat and events have been sent and race cards show their newest state
+   * (tests, shutdown), but never longer than `timeoutMs`: during a Discord outage they could wait
+   * for ever.
+   */
+  async flush(timeoutMs = 5_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([this.chat?.flush(), this.feed?.flush(), this.cards?.flush()]),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   async stop(): Promise<void> {
     if (this.phase === 'off' || this.phase === 'stopped') return;
+    // The race card's last state (a race ended by the shutdown) gets a short chance to go out.
+    if (this.phase === 'ready') await this.cards?.finish(CARD_FINISH_MS);
+    if ((this.phase as BridgeState) === 'stopped') return;
     this.phase = 'stopped';
     clearTimeout(this.timer);
     this.timer = undefined;
     this.health?.close();
     this.chat?.close();
     this.feed?.close();
+    this.cards?.close();
     const client = this.client;
     this.client = undefined;
     await client?.destroy();

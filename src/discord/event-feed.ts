@@ -62,6 +62,11 @@ export class EventFeed {
     return this.outbox.length;
   }
 
+  /** The events channel, once attached (the race cards are posted there too). */
+  get eventsChannel(): GuildTextBasedChannel | undefined {
+    return this.channel;
+  }
+
   /**
    * Also used for results that concern everyone, such as a ban made from Discord. `line` is
    * markdown: whatever untrusted text it holds must already be escaped (format.ts).

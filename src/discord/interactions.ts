@@ -25,6 +25,7 @@ import { printable } from '../text/printable.js';
 import { discordInvoker } from './permissions.js';
 import { describeError } from './health.js';
 import { buildSlashCommands, optionName, type SlashCommandSet } from './slash-commands.js';
+import { historyEmbed } from './race-render.js';
 
 const LEVELS: readonly PermissionLevel[] = ['admin', 'moderator', 'everyone'];
 const AUTOCOMPLETE_LIMIT = 25;
@@ -133,8 +134,23 @@ export class InteractionHandler {
       if (value !== null) args[argument.name] = value;
     }
     const result = await commands.run(definition.name, args, invoker);
-    await this.reply(interaction, result.text, !result.ok || definition.mutates === true);
-    if (result.ok && definition.announce) feed.add(`🔨 ${discordText(result.text)} (by ${discordText(invoker.name)})`);
+    const ephemeral = !result.ok || definition.mutates === true;
+    // Races and their history read better as an embed; the text stays for everything else.
+    const embed = result.ok ? historyEmbed(definition.name, result.data) : undefined;
+    if (embed !== undefined) {
+      await interaction.reply({
+        embeds: [embed],
+        allowedMentions: NO_MENTIONS,
+        ...(ephemeral ? { flags: MessageFlags.Ephemeral } : {}),
+      });
+    } else {
+      await this.reply(interaction, result.text, ephemeral);
+    }
+    if (result.ok && definition.announce) {
+      // One line: a result of several (`race end` lists the standings, which the card shows) by its first.
+      const headline = result.text.split('\n')[0] ?? '';
+      feed.add(`🔨 ${discordText(headline)} (by ${discordText(invoker.name)})`);
+    }
   }
 
   private async autocomplete(interaction: AutocompleteInteraction): Promise<void> {

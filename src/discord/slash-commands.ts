@@ -2,7 +2,8 @@
  * Slash commands generated from the command registry, so each admin command is written once.
  * Registry names become slash commands by their first word: `list` → /list, `kick name`,
  * `kick id`, `kick ip` → /kick with subcommands name, id, ip. GhostServer's legacy names are not
- * offered on Discord. Arguments become options: words and rest-of-line text are strings,
+ * offered on Discord, nor what only a player in game can run (`sources: ['chat']`: `/ready`).
+ * Arguments become options: words and rest-of-line text are strings,
  * integers keep their bounds, choices become fixed choices, and player names/ids autocomplete
  * from the clients connected now.
  *
@@ -19,7 +20,7 @@ import {
   type SlashCommandStringOption,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
-import type { ArgumentSpec, CommandDefinition, Permission } from '../commands/registry.js';
+import { reachable, type ArgumentSpec, type CommandDefinition, type Permission } from '../commands/registry.js';
 
 const DEFAULT_PERMISSIONS: Record<Permission, bigint | undefined> = {
   admin: PermissionFlagsBits.ManageGuild,
@@ -84,7 +85,7 @@ export function buildSlashCommands(
 ): SlashCommandSet {
   const groups = new Map<string, CommandDefinition<unknown>[]>();
   for (const definition of definitions) {
-    if (definition.legacy) continue;
+    if (definition.legacy || !reachable('discord', definition)) continue;
     const top = definition.name.split(' ')[0]!;
     groups.set(top, [...(groups.get(top) ?? []), definition]);
   }
@@ -120,7 +121,7 @@ export function buildSlashCommands(
   }
   // One-word aliases get a slash command of their own (`ban list` is also /bans).
   for (const definition of definitions) {
-    if (definition.legacy) continue;
+    if (definition.legacy || !reachable('discord', definition)) continue;
     for (const alias of definition.aliases ?? []) {
       if (alias.includes(' ') || groups.has(alias) || names.has(alias)) continue;
       const builder = new SlashCommandBuilder().setName(alias).setDescription(describe(definition.summary));

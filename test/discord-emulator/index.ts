@@ -358,6 +358,18 @@ export class DiscordEmulator {
     return message;
   }
 
+  /**
+   * Someone (a moderator) deletes a message: it is gone from the channel, later requests for it
+   * get 404 Unknown Message (10008), and MESSAGE_DELETE is dispatched.
+   */
+  deleteMessage(channelId: string, messageId: string): void {
+    const message = this.state.findMessage(channelId, messageId);
+    if (message === undefined) throw new Error(`Discord emulator: no message ${messageId} in ${channelId}`);
+    message.deleted = true;
+    this.publish('MESSAGE_DELETE', message);
+    this.waiters.notify();
+  }
+
   // ---- commands and interactions ----
 
   /** The registered application commands (API objects) of the guild, or 'global'. */

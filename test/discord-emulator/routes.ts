@@ -49,6 +49,72 @@ interface MessageFields {
   attachments: JsonObject[];
 }
 
+const EMBED_LIMITS = {
+  title: 256,
+  description: 4096,
+  fields: 25,
+  fieldName: 256,
+  fieldValue: 1024,
+  footer: 2048,
+  author: 256,
+  total: 6000,
+};
+
+/** Checks embeds against Discord's limits (per field and 6000 characters in all), as Discord does. */
+function validateEmbeds(embeds: unknown[]): void {
+  if (embeds.length > 10) throw formError('embeds', 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
+  let total = 0;
+  embeds.forEach((raw, index) => {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw formError(`embeds.${index}`, 'MODEL_TYPE_CONVERT', 'Only dictionaries may be used in a ModelType');
+    }
+    const embed = raw as JsonObject;
+    const text = (value: unknown, field: string, max: number): void => {
+      if (value === undefined || value === null) return;
+      if (typeof value !== 'string')
+        throw formError(`embeds.${index}.${field}`, 'BASE_TYPE_STRING', 'Must be a string.');
+      if (value.length > max) {
+        throw formError(`embeds.${index}.${field}`, 'BASE_TYPE_MAX_LENGTH', `Must be ${max} or fewer in length.`);
+      }
+      total += value.length;
+    };
+    text(embed.title, 'title', EMBED_LIMITS.title);
+    text(embed.description, 'description', EMBED_LIMITS.description);
+    text((embed.footer as JsonObject | undefined)?.text, 'footer.text', EMBED_LIMITS.footer);
+    text((embed.author as JsonObject | undefined)?.name, 'author.name', EMBED_LIMITS.author);
+    const fields = Array.isArray(embed.fields) ? (embed.fields as JsonObject[]) : [];
+    if (fields.length > EMBED_LIMITS.fields) {
+      throw formError(`embeds.${index}.fields`, 'BASE_TYPE_MAX_LENGTH', 'Must be 25 or fewer in length.');
+    }
+    fields.forEach((field, f) => {
+      text(field.name, `fields.${f}.name`, EMBED_LIMITS.fieldName);
+      text(field.value, `fields.${f}.value`, EMBED_LIMITS.fieldValue);
+    });
+    if (embed.color !== undefined && embed.color !== null) {
+      const color = embed.color;
+      if (typeof color !== 'number' || !Number.isInteger(color) || color < 0 || color > 0xffffff) {
+        throw formError(`embeds.${index}.color`, 'NUMBER_TYPE_MAX', 'int value should be <= 16777215 and >= 0.');
+      }
+    }
+    if (embed.timestamp !== undefined && embed.timestamp !== null) {
+      if (typeof embed.timestamp !== 'string' || Number.isNaN(Date.parse(embed.timestamp))) {
+        throw formError(`embeds.${index}.timestamp`, 'DATE_TIME_TYPE_PARSE', 'Could not parse the timestamp.');
+      }
+    }
+  });
+  if (total > EMBED_LIMITS.total) {
+    throw formError('embeds', 'MAX_EMBED_SIZE_EXCEEDED', 'Embed size exceeds maximum size of 6000');
+  }
+}
+
+/** Validates the fields an edit changes (content length, embeds), as Discord does. */
+function validateEdit(body: JsonObject): void {
+  if (typeof body.content === 'string' && body.content.length > 2000) {
+    throw formError('content', 'BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.');
+  }
+  if (Array.isArray(body.embeds)) validateEmbeds(body.embeds);
+}
+
 /** Validates a message body the way Discord does (length, emptiness) and extracts its fields. */
 function messageFields(
   state: EmulatorState,
@@ -59,7 +125,7 @@ function messageFields(
   const content = typeof body.content === 'string' ? body.content : '';
   if (content.length > 2000) throw formError('content', 'BASE_TYPE_MAX_LENGTH', 'Must be 2000 or fewer in length.');
   const embeds = Array.isArray(body.embeds) ? body.embeds : [];
-  if (embeds.length > 10) throw formError('embeds', 'BASE_TYPE_MAX_LENGTH', 'Must be 10 or fewer in length.');
+  validateEmbeds(embeds);
   const components = Array.isArray(body.components) ? body.components : [];
   const hasSticker = Array.isArray(body.sticker_ids) && body.sticker_ids.length > 0;
   if (
@@ -414,7 +480,9 @@ export function buildRoutes(ctx: RouteContext): Route[] {
         if (message.authorId !== state.bot.id || message.webhookId !== null) {
           throw new ApiError(403, 50005, 'Cannot edit a message authored by another user');
         }
-        state.editMessage(message, objectBody(request));
+        const body = objectBody(request);
+        validateEdit(body);
+        state.editMessage(message, body);
         ctx.publish('MESSAGE_UPDATE', message);
         return ok(message.raw);
       },
@@ -571,6 +639,7 @@ export function buildRoutes(ctx: RouteContext): Route[] {
             return ok(message.raw);
           }
           if (message === undefined) throw new ApiError(404, 10008, 'Unknown Message');
+          validateEdit(body);
           state.editMessage(message, body);
           exchange.record({ kind: 'edit', messageId: message.id, body });
           ctx.publish('MESSAGE_UPDATE', message);
@@ -580,6 +649,7 @@ export function buildRoutes(ctx: RouteContext): Route[] {
         const message = state.findMessage(webhook.channelId, messageId ?? '');
         if (message === undefined || message.webhookId !== webhook.id)
           throw new ApiError(404, 10008, 'Unknown Message');
+        validateEdit(body);
         state.editMessage(message, body);
         ctx.publish('MESSAGE_UPDATE', message);
         return ok(message.raw);
