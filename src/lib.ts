@@ -17,6 +17,7 @@ export {
   type ChatDecision,
   type ConnectDecision,
   type CountdownDecision,
+  type RaceStartDecision,
   type ConnectRequestInfo,
   type CountdownInfo,
   type CommandOptions,
@@ -28,6 +29,17 @@ export {
 export { containPluginError } from './plugins/containment.js';
 export type { CommandResult, Permission, Invoker, CommandSource } from './commands/registry.js';
 export type { ServerEvents, EventName, ClientInfo } from './events.js';
+export type {
+  RaceSnapshot,
+  Entrant,
+  EntrantFinish,
+  EntrantStatus,
+  Split,
+  RaceKind,
+  RaceState,
+  RouteId,
+} from './races/types.js';
+export { mapInfo, routeOf, ROUTES, type MapInfo } from './races/routes.js';
 export type { EventBus } from './events.js';
 export type { Config } from './config.js';
 export { ConfigError, defaultConfig } from './config.js';

@@ -193,3 +193,46 @@ describe('examples/chat-filter.ts', () => {
     expect(serverMessages(bob)).toEqual([]);
   });
 });
+
+describe('examples/race-announcer.ts', () => {
+  it('refuses a practice race with one runner ready, then calls the leader into each map and lead changes', async () => {
+    const app = await startExample('race-announcer.ts');
+    const alpha = await join(app, 'Alpha');
+    const bravo = await join(app, 'Bravo');
+    const ready = async (client: SimClient) => {
+      client.sendMessage('/ready');
+      await client.waitFor(
+        (packet) =>
+          packet.type === 'message' && packet.id === 0 && packet.text.startsWith(`${client.options.name} is ready`),
+      );
+    };
+
+    expect((await app.commands.execute('race open practice run', CONSOLE_INVOKER)).ok).toBe(true);
+    await ready(alpha);
+    expect(await app.commands.execute('race start 1', CONSOLE_INVOKER)).toEqual({
+      ok: false,
+      code: 'refused',
+      text: 'race start refused: a practice race needs two ready players',
+    });
+    await barrier(app, alpha);
+    expect(countPackets(alpha, 'countdown_setup')).toBe(0);
+    await ready(bravo);
+    const go = app.server.bus.once('raceStarted');
+    expect((await app.commands.execute('race start 1', CONSOLE_INVOKER)).ok).toBe(true);
+    await Promise.all([go, alpha.waitFor((packet) => packet.type === 'countdown_setup')]);
+
+    const mark = bravo.mark();
+    alpha.changeMap('sp_a1_intro2', 2550, 2550); // 42.5 s by SAR's timer
+    await bravo.waitFor(isServerMessage('Alpha leads into Portal Carousel, 0:42.5'), 2000, mark);
+    bravo.changeMap('sp_a1_intro2'); // behind Alpha: nothing to say
+    bravo.changeMap('sp_a1_intro3', 3000, 5550);
+    await bravo.waitFor(isServerMessage('Bravo leads into Portal Gun, 1:32.5'), 2000, mark);
+    const marker = await barrier(app, alpha, bravo);
+    expect(serverMessages(bravo).slice(-4)).toEqual([
+      'Alpha leads into Portal Carousel, 0:42.5',
+      'Bravo takes the lead!',
+      'Bravo leads into Portal Gun, 1:32.5',
+      marker,
+    ]);
+  });
+});

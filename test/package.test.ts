@@ -65,9 +65,16 @@ describe('npm package', () => {
     writeFileSync(
       join(project, 'plugin.ts'),
       [
-        "import { command, on, Plugin, ServerEvent, type IClient } from 'ghosting';",
-        'export class Hello extends Plugin {',
+        "import { command, on, Plugin, ServerEvent, type Entrant, type IClient, type PluginHooks, type RaceSnapshot, type RaceStartDecision, type Split } from 'ghosting';",
+        'export class Hello extends Plugin implements PluginHooks {',
         "  override name = 'Hello';",
+        '  beforeRaceStart(race: RaceSnapshot): RaceStartDecision {',
+        "    return race.entrants.some((entrant: Entrant) => entrant.status === 'ready') ? undefined : { allow: false, reason: 'nobody is ready' };",
+        '  }',
+        '  @on(ServerEvent.RaceSplit)',
+        '  onSplit(race: RaceSnapshot, entrant: Entrant, split: Split) {',
+        "    this.log.info({ race: race.id, player: entrant.name, map: split.toMap, ticks: split.ticks ?? undefined }, 'split');",
+        '  }',
         "  @command('hello [who]', 'Says hello')",
         "  async onHello(who?: string) { await this.respond(`hello ${who ?? 'world'}`); }",
         '  @on(ServerEvent.ClientConnect)',

@@ -25,6 +25,7 @@ import {
   type CountdownInfo,
   type IClient,
 } from '../src/plugins/plugin.js';
+import type { RaceSnapshot } from '../src/races/types.js';
 import { SimClient } from '../src/sim/client.js';
 import {
   barrier,
@@ -235,6 +236,104 @@ describe('hooks', () => {
   });
 });
 
+describe('races', () => {
+  const isReady = (name: string) => (p: { type: string; id?: number; text?: string }) =>
+    p.type === 'message' && p.id === 0 && (p.text ?? '').startsWith(`${name} is ready`);
+
+  it('give each race event to @on handlers with the documented arguments', async () => {
+    const app = await startApp(['./race-watcher.ts']);
+    const alpha = await join(app, 'Alpha');
+    const bravo = await join(app, 'Bravo');
+    expect((await app.commands.execute('race open Watch me', CONSOLE_INVOKER)).ok).toBe(true);
+    for (const player of [alpha, bravo]) {
+      player.sendMessage('/ready');
+      await player.waitFor(isReady(player.options.name));
+    }
+    const go = app.server.bus.once('raceStarted');
+    expect((await app.commands.execute('race start 1', CONSOLE_INVOKER)).ok).toBe(true);
+    await go;
+    alpha.changeMap('sp_a1_intro2', 600, 600);
+    await barrier(alpha);
+    alpha.finishSpeedrun('0:30.000');
+    await barrier(alpha);
+    bravo.sendMessage('/ff'); // the last runner is done: the race ends
+    await app.server.bus.once('raceEnded');
+
+    type Kept = { event: string; arity: number; args: Array<Record<string, unknown>> };
+    await until(() => (app.store.pluginData.get('Race Watcher', 'events') as Kept[] | undefined)?.length === 5);
+    const kept = app.store.pluginData.get('Race Watcher', 'events') as Kept[];
+    const race = (state: string, entrants: string[]) =>
+      expect.objectContaining({
+        id: 1,
+        kind: 'race',
+        title: 'Watch me',
+        state,
+        entrants: entrants.map((entry) => {
+          const [name, status] = entry.split(':');
+          return expect.objectContaining({ name, status });
+        }),
+      });
+    const split = { fromMap: 'sp_a1_intro1', toMap: 'sp_a1_intro2', ticks: 600, ticksTotal: 600 };
+    expect(kept).toEqual([
+      { event: 'RaceOpen', arity: 1, args: [race('open', [])] },
+      { event: 'RaceStart', arity: 1, args: [race('running', ['Alpha:running', 'Bravo:running'])] },
+      {
+        event: 'RaceSplit',
+        arity: 3,
+        args: [
+          race('running', ['Alpha:running', 'Bravo:running']),
+          expect.objectContaining({ name: 'Alpha', map: 'sp_a1_intro2', splits: [expect.objectContaining(split)] }),
+          { ...split, elapsedMs: expect.any(Number), at: expect.any(String) },
+        ],
+      },
+      {
+        event: 'RaceFinish',
+        arity: 2,
+        args: [
+          race('running', ['Alpha:finished', 'Bravo:running']),
+          expect.objectContaining({
+            name: 'Alpha',
+            status: 'finished',
+            finish: expect.objectContaining({ time: '0:30.000', timeMs: 30_000, place: 1 }),
+          }),
+        ],
+      },
+      { event: 'RaceEnd', arity: 1, args: [race('finished', ['Alpha:finished', 'Bravo:forfeited'])] },
+    ]);
+    // The same argument names as the table (docs/plugins.md lists them).
+    expect(kept.map(({ event, arity }) => [event, arity])).toEqual(
+      kept.map(({ event }) => [event, pluginParameters(ServerEvent[event as keyof typeof ServerEvent])!.length]),
+    );
+  });
+
+  it('ask beforeRaceStart, each plugin with its own copy of the race, before beforeCountdown', async () => {
+    const app = await startApp(['./race-watcher.ts']);
+    const alpha = await join(app, 'Alpha');
+    const hooks = () => app.store.pluginData.get('Race Watcher', 'hooks');
+
+    expect((await app.commands.execute('race open no go', CONSOLE_INVOKER)).ok).toBe(true);
+    alpha.sendMessage('/ready');
+    await alpha.waitFor(isReady('Alpha'));
+    expect(await app.commands.execute('race start 1', CONSOLE_INVOKER)).toEqual({
+      ok: false,
+      code: 'refused',
+      text: 'race start refused: the watcher says no',
+    });
+    expect(hooks()).toEqual(['beforeRaceStart 1 open']);
+    expect((await app.commands.execute('race cancel', CONSOLE_INVOKER)).ok).toBe(true);
+
+    expect((await app.commands.execute('race open', CONSOLE_INVOKER)).ok).toBe(true);
+    alpha.sendMessage('/ready');
+    await alpha.waitFor(isReady('Alpha'), 2000, alpha.mark());
+    const started = await app.commands.execute('race start 1', CONSOLE_INVOKER);
+    expect(started).toMatchObject({ ok: true, text: 'Race 2: counting down 1 s for 1 entrant' });
+    expect(hooks()).toEqual(['beforeRaceStart 1 open', 'beforeRaceStart 2 open', 'beforeCountdown 1']);
+    // The hook emptied its copy's entrants: the race kept its own.
+    expect(app.races.current()?.entrants.map((entrant) => entrant.name)).toEqual(['Alpha']);
+    await alpha.waitFor((p) => p.type === 'countdown_setup');
+  });
+});
+
 describe('a misbehaving plugin', () => {
   it('is contained: throwing handlers and a throwing command are logged, failing hooks refuse', async () => {
     const app = await startApp(['./misbehaving.ts'], { hookTimeoutMs: 300 });
@@ -305,6 +404,23 @@ class BrokenHooks extends Plugin {
         return new Promise(() => {});
       case 'unknown action':
         return { action: 'shout' };
+      default:
+        return undefined;
+    }
+  }
+
+  beforeRaceStart(race: RaceSnapshot): unknown {
+    switch (race.title) {
+      case 'no reason':
+        return { allow: false, reason: ' ' };
+      case 'throw':
+        throw new Error('race hook bug');
+      case 'hang':
+        return new Promise(() => {});
+      case 'a bare string':
+        return 'no';
+      case 'allow with a reason':
+        return { allow: true, reason: 'fine' };
       default:
         return undefined;
     }
@@ -433,6 +549,51 @@ describe('hooks fail closed', () => {
     // A countdown the hook has nothing against still starts.
     expect((await app.commands.execute('countdown start 3', CONSOLE_INVOKER)).ok).toBe(true);
     await bob.waitFor((p) => p.type === 'countdown_setup');
+  });
+
+  it('refuses a race start when beforeRaceStart refuses without a reason, throws, hangs or answers nonsense', async () => {
+    const { app, log } = await startWith([new BrokenHooks()]);
+    const alice = await join(app, 'Alice');
+    const answers: string[] = [];
+    const titles = ['no reason', 'throw', 'hang', 'a bare string', 'allow with a reason'];
+    for (const title of titles) {
+      expect((await app.commands.execute(`race open ${title}`, CONSOLE_INVOKER)).ok, title).toBe(true);
+      alice.sendMessage('/ready');
+      await alice.waitFor(
+        (p) => p.type === 'message' && p.id === 0 && p.text.startsWith('Alice is ready'),
+        2000,
+        alice.mark(),
+      );
+      const result = await app.commands.execute('race start 1', CONSOLE_INVOKER);
+      expect(result, title).toMatchObject({ ok: false, code: 'refused' });
+      answers.push(result.text);
+      expect(app.races.current()?.state, title).toBe('open');
+      expect((await app.commands.execute('race cancel', CONSOLE_INVOKER)).ok).toBe(true);
+    }
+    const failed = 'race start refused: plugin "Broken Hooks" failed to decide';
+    expect(answers).toEqual([
+      'race start refused: plugin "Broken Hooks" gave no reason',
+      ...titles.slice(1).map(() => failed),
+    ]);
+    expect(pluginErrors(log(), 'Broken Hooks')).toEqual([
+      'beforeRaceStart threw: race hook bug; race start refused',
+      'beforeRaceStart did not answer within 300 ms; race start refused',
+      'beforeRaceStart answered a string, not { allow, reason? } or nothing; race start refused',
+      'beforeRaceStart gave a reason with allow: true; race start refused',
+    ]);
+    await barrier(alice);
+    expect(countPackets(alice, 'countdown_setup')).toBe(0);
+
+    // A race the hook has nothing against starts.
+    expect((await app.commands.execute('race open fine', CONSOLE_INVOKER)).ok).toBe(true);
+    alice.sendMessage('/ready');
+    await alice.waitFor(
+      (p) => p.type === 'message' && p.id === 0 && p.text.startsWith('Alice is ready'),
+      2000,
+      alice.mark(),
+    );
+    expect((await app.commands.execute('race start 1', CONSOLE_INVOKER)).ok).toBe(true);
+    await alice.waitFor((p) => p.type === 'countdown_setup');
   });
 
   it('limits each plugin to 10 error lines per 10 seconds and says how many it left out', async () => {
@@ -592,6 +753,11 @@ describe('the table of events', () => {
       ColorChange: 'colorChanged',
       ServerStart: 'serverStarted',
       ServerStop: 'serverStopping',
+      RaceOpen: 'raceOpened',
+      RaceStart: 'raceStarted',
+      RaceSplit: 'raceSplit',
+      RaceFinish: 'raceFinished',
+      RaceEnd: 'raceEnded',
     });
     expect(Object.isFrozen(ServerEvent)).toBe(true);
   });

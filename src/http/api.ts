@@ -1,13 +1,16 @@
 /**
  * The management API: the operations a hosting panel needs (players, settings, countdown,
- * server message, ban, disconnect, whitelist, backup), as JSON over HTTP. Each changing route is
+ * server message, ban, disconnect, whitelist, backup, races), as JSON over HTTP. Each changing route is
  * declared as the registry command(s) it runs and which JSON field fills which argument (see
  * command-route.ts), so it is validated against the command's own argument specs, logged and
  * audited like the console and Discord (source "http"). Reading routes read directly.
  */
 import type { CommandResult } from '../commands/registry.js';
 import type { OperationsTarget } from './target.js';
-import type { ApiResponse, CommandRoute, Step } from './command-route.js';
+import type { ApiResponse, CommandRoute, RouteRequest, Step } from './command-route.js';
+import type { RaceSnapshot } from '../races/types.js';
+import { integerValue } from './paths.js';
+import { DEFAULT_RACE_LIMIT, findRace, MAX_RACE_LIMIT, raceDetail, recentRaces } from './races.js';
 
 async function settings(app: OperationsTarget) {
   return {
@@ -26,11 +29,26 @@ async function whitelist(app: OperationsTarget) {
   return { enabled: await app.store.whitelist.isEnabled(), entries: await app.store.whitelist.list() };
 }
 
-/** A route that only reads: it takes no fields (any field is refused as unknown). */
-const read = (respond: (app: OperationsTarget) => Promise<unknown> | unknown, status = 200): CommandRoute => ({
+/**
+ * A route that only reads: it takes no fields (any field is refused as unknown), and no query
+ * parameters but those in `query`.
+ */
+const read = (
+  respond: (app: OperationsTarget, request: RouteRequest) => Promise<unknown> | unknown,
+  query: readonly string[] = [],
+): CommandRoute => ({
+  query,
   steps: [],
-  respond: async (app) => ({ status, body: await respond(app) }),
+  respond: async (app, _results, request) => ({ status: 200, body: await respond(app, request) }),
 });
+
+/** `{"message": text, "race": the race as the command left it}` after a race command. */
+const raceMessage = (app: OperationsTarget, results: CommandResult[]): ApiResponse => {
+  const last = results.at(-1)!;
+  const race = (last.data as { race?: RaceSnapshot } | undefined)?.race;
+  const live = race !== undefined && app.races.current()?.id === race.id;
+  return { status: 200, body: { message: last.text, race: race === undefined ? null : raceDetail(race, live) } };
+};
 
 /** `{"message": text, ...data}` from the last command that ran. */
 const message =
@@ -157,6 +175,27 @@ export const routes: Record<string, CommandRoute> = {
     steps: toggle('enabled', { command: 'whitelist on' }, { command: 'whitelist off' }),
     respond: async (app) => ({ status: 200, body: { enabled: await app.store.whitelist.isEnabled() } }),
   },
+
+  'GET /api/races': read(
+    (app, { query }) => {
+      const limit = query.get('limit');
+      return recentRaces(
+        app,
+        limit === null ? DEFAULT_RACE_LIMIT : integerValue(limit, '"limit"', { min: 1, max: MAX_RACE_LIMIT }),
+      );
+    },
+    ['limit'],
+  ),
+
+  'GET /api/races/:id': read((app, { params }) => findRace(app, integerValue(params.id!, 'the race id'))),
+
+  'POST /api/race/open': { steps: [{ command: 'race open', args: { title: 'title' } }], respond: raceMessage },
+
+  'POST /api/race/start': { steps: [{ command: 'race start', args: { seconds: 'seconds' } }], respond: raceMessage },
+
+  'POST /api/race/cancel': { steps: [{ command: 'race cancel' }], respond: raceMessage },
+
+  'POST /api/race/end': { steps: [{ command: 'race end' }], respond: raceMessage },
 
   'POST /api/backup': {
     steps: [{ command: 'backup', args: { path: 'path' } }],

@@ -6,12 +6,17 @@
  * declare, a value of the wrong JSON type, a missing required field or one out of range is a 400
  * naming the field, before anything runs.
  *
- * A request goes: unknown fields → JSON types → which steps run → each selected step's
- * arguments checked against its spec → the steps run in order, stopping at the first failure.
+ * A request goes: unknown query parameters → unknown fields → JSON types → which steps run →
+ * each selected step's arguments checked against its spec → the steps run in order, stopping at
+ * the first failure. Path parameters (`:id`, see paths.ts) and declared query parameters reach
+ * `respond`.
  */
 import type { ArgumentSpec, ArgumentValues, CommandResult, Invoker } from '../commands/registry.js';
 import type { OperationsTarget } from './target.js';
 import { HttpError } from './errors.js';
+import type { RouteRequest } from './paths.js';
+
+export type { RouteRequest };
 
 export const HTTP_INVOKER: Invoker = { source: 'http', name: 'http', permission: 'admin' };
 
@@ -49,9 +54,11 @@ export interface CommandRoute {
   oneOf?: ReadonlyArray<{ fields: readonly string[]; required: boolean }>;
   /** Fields that must be given whatever runs (a flag). */
   required?: readonly string[];
+  /** Query-string names the route reads (`?limit=`); any other name is a 400. None by default. */
+  query?: readonly string[];
   steps: readonly Step[];
-  /** The success response, from the results of the steps that ran. */
-  respond(app: OperationsTarget, results: CommandResult[]): ApiResponse | Promise<ApiResponse>;
+  /** The success response, from the results of the steps that ran (and the path's parameters). */
+  respond(app: OperationsTarget, results: CommandResult[], request: RouteRequest): ApiResponse | Promise<ApiResponse>;
 }
 
 type JsonType = 'string' | 'integer' | 'boolean';
@@ -173,7 +180,15 @@ export async function runCommandRoute(
   route: CommandRoute,
   app: OperationsTarget,
   body: Record<string, unknown>,
+  request: RouteRequest = { params: {}, query: new URLSearchParams() },
 ): Promise<ApiResponse> {
+  const names = [...request.query.keys()];
+  for (const name of new Set(names)) {
+    if (!route.query?.includes(name))
+      throw new HttpError('bad_arguments', `unknown query parameter ${JSON.stringify(name.slice(0, 40))}`);
+    if (names.filter((given) => given === name).length > 1)
+      throw new HttpError('bad_arguments', `query parameter ${JSON.stringify(name)} is given more than once`);
+  }
   if (route.steps.length > 0 && route.steps.every((step) => app.commands.find(step.command) === undefined)) {
     const names = [...new Set(route.steps.map((step) => step.command))].join('", "');
     throw new HttpError('unknown_command', `the command "${names}" is not available on this server`);
@@ -251,5 +266,5 @@ export async function runCommandRoute(
     if (!result.ok) throw new HttpError(result.code, result.text);
     results.push(result);
   }
-  return route.respond(app, results);
+  return route.respond(app, results, request);
 }

@@ -4,7 +4,8 @@
  * /api/ behind `Authorization: Bearer <token>`. Without a token it only runs on a loopback
  * address (config.ts refuses anything else), and guard.ts keeps web pages on this machine out.
  * Every refusal is a JSON error with a code (errors.ts), counted in /metrics and logged once per
- * code; the endpoint keeps serving.
+ * code; the endpoint keeps serving. Routes (api.ts) are keyed "METHOD /path", where a `:name`
+ * segment is a path parameter (paths.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { OperationsTarget } from './target.js';
@@ -15,12 +16,14 @@ import { checkRoute, runCommandRoute } from './command-route.js';
 import { HttpError, REFUSAL_STATUS, type HttpErrorCode } from './errors.js';
 import { checkBodyType, checkCaller } from './guard.js';
 import { createMetrics } from './metrics.js';
+import { RouteTable } from './paths.js';
 import { ServerStartError } from '../ghost/transport.js';
 
 /** The largest request body accepted, in bytes: exactly this many is fine, one more is a 413. */
 export const MAX_BODY_BYTES = 64 * 1024;
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+const table = new RouteTable(routes);
 
 function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -144,9 +147,12 @@ export class OperationsServer {
   ): Promise<void> {
     const method = request.method ?? 'GET';
     let path = request.url ?? '/';
+    let query = new URLSearchParams();
     try {
       try {
-        path = new URL(path, 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+        const url = new URL(path, 'http://localhost');
+        path = url.pathname.replace(/\/+$/, '') || '/';
+        query = url.searchParams;
       } catch {
         throw new HttpError('no_route', `no such route: ${method} ${JSON.stringify(path)}`);
       }
@@ -167,19 +173,19 @@ export class OperationsServer {
       }
       if (!path.startsWith('/api/')) throw new HttpError('no_route', `no such route: ${method} ${path}`);
       checkCaller(request.headers, this.settings);
-      const route = routes[`${method} ${path}`];
-      if (route === undefined) {
-        const allowed = Object.keys(routes).filter((key) => key.endsWith(` ${path}`));
-        if (allowed.length > 0) {
-          const allow = allowed.map((key) => key.split(' ')[0]).join(', ');
+      const match = table.match(method, path);
+      if (!match.found) {
+        if (match.allow.length > 0) {
+          const allow = match.allow.join(', ');
           throw new HttpError('method_not_allowed', `${method} is not allowed on ${path}`, { allow });
         }
         throw new HttpError('no_route', `no such route: ${method} ${path}`);
       }
-      if (this.broken.has(`${method} ${path}`))
-        throw new HttpError('internal', `${method} ${path} is disabled: it does not match its command (see the log)`);
+      if (this.broken.has(match.key))
+        throw new HttpError('internal', `${match.key} is disabled: it does not match its command (see the log)`);
       checkBodyType(method, request.headers);
-      const result = await runCommandRoute(route, this.app, await readJson(request));
+      const body = await readJson(request);
+      const result = await runCommandRoute(match.value, this.app, body, { params: match.params, query });
       sendJson(response, result.status, result.body);
     } catch (error) {
       if (error instanceof HttpError) {

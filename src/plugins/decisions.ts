@@ -1,6 +1,6 @@
 /**
  * What a hook may answer, checked before anything acts on it. The contracts are exact: the keys
- * of `ConnectDecision`, `ChatDecision` and `CountdownDecision` and nothing else, of the right
+ * of `ConnectDecision`, `ChatDecision`, `RaceStartDecision` and `CountdownDecision` and nothing else, of the right
  * types and within these lengths. A key whose value is `undefined` counts as absent. Anything
  * else is a broken plugin, and the host refuses what the hook guards (docs/plugins.md, "Hooks").
  */
@@ -15,7 +15,7 @@ export const MAX_PLUGIN_NAME_LENGTH = 64;
 
 export type Reading<T> = { ok: true; value: T } | { ok: false; problem: string };
 
-/** A beforeConnect or beforeCountdown answer, read: no reason means the caller's default. */
+/** A beforeConnect, beforeRaceStart or beforeCountdown answer, read: no reason means the caller's default. */
 export type GateAnswer = { allow: true } | { allow: false; reason: string | undefined };
 export type ChatAnswer = { action: 'allow' } | { action: 'drop' } | { action: 'rewrite'; text: string };
 
@@ -47,7 +47,7 @@ export function isPrintable(text: string): boolean {
   return printable(text) === text;
 }
 
-/** Reads a `ConnectDecision` or `CountdownDecision`. */
+/** Reads a `ConnectDecision`, `RaceStartDecision` or `CountdownDecision`. */
 export function readGate(answer: unknown): Reading<GateAnswer> {
   if (answer === undefined) return { ok: true, value: { allow: true } };
   const read = fieldsOf(answer, ['allow', 'reason'], '{ allow, reason? }');

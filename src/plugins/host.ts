@@ -8,12 +8,15 @@
  *   `beforeConnect` in load order; the first refusal wins.
  * - chat: chat commands first (a message starting with the prefix runs a command for that
  *   player and is not relayed), then each plugin's `beforeChat` in load order.
+ * - race starts: each plugin's `beforeRaceStart` in load order (the race director asks, through
+ *   the start check registered here); the first refusal wins. Then the race's countdown goes
+ *   through the countdown hooks like any other.
  * - countdowns: each plugin's `beforeCountdown` in load order; the first refusal wins.
  *
- * Hooks fail closed. Every hook (the three above, onLoad and onUnload) has `hook_timeout_ms` to
+ * Hooks fail closed. Every hook (the four above, onLoad and onUnload) has `hook_timeout_ms` to
  * answer, and what it answers is checked against its contract (decisions.ts). A hook that throws,
  * times out or answers something else refuses what it guards: the connection is refused, the
- * chat message dropped, the countdown refused, the plugin not loaded. Every call into a plugin
+ * chat message dropped, the race start or the countdown refused, the plugin not loaded. Every call into a plugin
  * runs in its context (containment.ts), so whatever its code does later is blamed on it too.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -24,6 +27,7 @@ import type { Store } from '../db/database.js';
 import { pluginArguments, pluginParameters, type ClientInfo, type EventName } from '../events.js';
 import type { GhostServer } from '../ghost/server.js';
 import type { Logger } from '../logger.js';
+import type { RaceSnapshot } from '../races/types.js';
 import { printable } from '../text/printable.js';
 import { containMicrotasks, outsidePlugins, outsidePluginsView, runAsPlugin, type PluginScope } from './containment.js';
 import { checkPluginName, kindOf, readChat, readGate } from './decisions.js';
@@ -42,7 +46,14 @@ import {
 
 type HookedPlugin = Plugin & PluginHooks;
 type HookName = keyof PluginHooks;
-const HOOKS: readonly HookName[] = ['beforeConnect', 'beforeChat', 'beforeCountdown', 'onLoad', 'onUnload'];
+const HOOKS: readonly HookName[] = [
+  'beforeConnect',
+  'beforeChat',
+  'beforeRaceStart',
+  'beforeCountdown',
+  'onLoad',
+  'onUnload',
+];
 
 type ChatVerdict = { action: 'allow' } | { action: 'rewrite'; text: string } | { action: 'drop' };
 const ALLOW: ChatVerdict = { action: 'allow' };
@@ -63,10 +74,17 @@ export interface LoadedPlugin {
   commands: string[];
 }
 
+/** What the host needs of the race director (`app.races`): somewhere to put its start check. */
+export interface RaceStartGate {
+  /** `check` answers a refusal reason, or undefined to let the race start. */
+  addStartCheck(check: (race: RaceSnapshot) => string | undefined | Promise<string | undefined>): void;
+}
+
 export interface PluginHostOptions {
   settings: PluginSettings;
   configDirectory: string;
   server: GhostServer;
+  races: RaceStartGate;
   commands: CommandRegistry<AdminContext>;
   store: Store;
   logger: Logger;
@@ -198,6 +216,9 @@ export class PluginHost {
           'plugin checks failed',
         ),
       'plugin',
+    );
+    options.races.addStartCheck((race) =>
+      this.guard('race start', () => this.runRaceStartHooks(race), 'plugin checks failed'),
     );
     server.addCountdownCheck((countdown) =>
       this.guard('countdown', () => this.runCountdownHooks(countdown), 'plugin checks failed'),
@@ -485,9 +506,9 @@ export class PluginHost {
     return DROP;
   }
 
-  /** Asks each plugin's beforeConnect or beforeCountdown; the first refusal (or failure) wins. */
+  /** Asks each plugin's beforeConnect, beforeRaceStart or beforeCountdown; the first refusal (or failure) wins. */
   private async runGateHooks(
-    hook: 'beforeConnect' | 'beforeCountdown',
+    hook: 'beforeConnect' | 'beforeRaceStart' | 'beforeCountdown',
     ask: (plugin: HookedPlugin) => unknown,
     consequence: string,
   ): Promise<string | undefined> {
@@ -513,6 +534,15 @@ export class PluginHost {
 
   private runConnectHooks(request: ConnectRequestInfo): Promise<string | undefined> {
     return this.runGateHooks('beforeConnect', (plugin) => plugin.beforeConnect!(request), 'connection refused');
+  }
+
+  /** Each plugin gets its own copy of the race: what one changes, neither the next nor the director sees. */
+  private runRaceStartHooks(race: RaceSnapshot): Promise<string | undefined> {
+    return this.runGateHooks(
+      'beforeRaceStart',
+      (plugin) => plugin.beforeRaceStart!(structuredClone(race)),
+      'race start refused',
+    );
   }
 
   private runCountdownHooks(countdown: CountdownInfo): Promise<string | undefined> {

@@ -9,6 +9,7 @@ import type { ClientInfo, PluginEventArguments, ServerEvent } from '../events.js
 import type { Color } from '../ghost/protocol/packets.js';
 import type { Logger } from '../logger.js';
 import type { CommandResult, Permission } from '../commands/registry.js';
+import type { RaceSnapshot } from '../races/types.js';
 
 /** A connected client as plugins see it (a snapshot; ids never change, names can). */
 export type IClient = ClientInfo;
@@ -34,6 +35,8 @@ export type ConnectDecision = { allow: true } | { allow: false; reason?: string 
 export type ChatDecision = { action: 'allow' } | { action: 'rewrite'; text: string } | { action: 'drop' } | void;
 /** What a hook decides about a countdown about to start (no reason: a default one is given). */
 export type CountdownDecision = { allow: true } | { allow: false; reason?: string } | void;
+/** What a hook decides about a race about to be counted down (no reason: a default one is given). */
+export type RaceStartDecision = { allow: true } | { allow: false; reason?: string } | void;
 
 export interface ConnectRequestInfo {
   name: string;
@@ -188,11 +191,17 @@ export function on<E extends ServerEvent>(event: E) {
  * Optional methods a plugin may define (`class X extends Plugin implements PluginHooks`): the
  * decision hooks, run in load order (see host.ts), and load/unload callbacks. Each has
  * `[plugins] hook_timeout_ms` to answer; one that throws, times out or answers something else
- * refuses what it guards (the player, the message, the countdown, loading the plugin).
+ * refuses what it guards (the player, the message, the race start, the countdown, loading the
+ * plugin).
  */
 export interface PluginHooks {
   beforeConnect?(request: ConnectRequestInfo): ConnectDecision | Promise<ConnectDecision>;
   beforeChat?(client: IClient, text: string): ChatDecision | Promise<ChatDecision>;
+  /**
+   * `race start` is about to count down the ready entrants (`race` is a copy: the race as it is,
+   * still `open`). Runs before every `beforeCountdown`.
+   */
+  beforeRaceStart?(race: RaceSnapshot): RaceStartDecision | Promise<RaceStartDecision>;
   beforeCountdown?(countdown: CountdownInfo): CountdownDecision | Promise<CountdownDecision>;
   onLoad?(): void | Promise<void>;
   onUnload?(): void | Promise<void>;
