@@ -15,6 +15,34 @@ export interface LoadStartMessage {
   readUdp: boolean;
   /** Spread the clients over this many maps (see `benchMap`). */
   maps: number;
+  /**
+   * `--race`: each client confirms countdowns like SAR and, from the countdown's go, walks
+   * Portal 2's single-player route with a MAP_CHANGE (with SAR's split ticks) every
+   * `mapChangeSeconds`, and a SPEEDRUN_FINISH after the last map.
+   */
+  race?: { mapChangeSeconds: number };
+}
+
+/** What the race runners did (`--race`), in the window since the last mark. */
+export interface RaceLoadReport {
+  /** Clients walking the route now (got a countdown and have not finished). */
+  runners: number;
+  mapChanges: number;
+  finishes: number;
+  /** How late the map changes went out against their schedule (ms). */
+  mapChangeLateness: Summary | undefined;
+}
+
+/** The race runners since the start (`race-status`). */
+export interface RaceStatus {
+  type: 'race-status';
+  /** Clients that said /ready. */
+  readied: number;
+  /** Clients that got a countdown setup (the race's entrants, as the server counted them down). */
+  countdowns: number;
+  runners: number;
+  mapChanges: number;
+  finishes: number;
 }
 
 export type ToLoadGen =
@@ -27,6 +55,12 @@ export type ToLoadGen =
   | { type: 'churn'; perSecond: number }
   /** Stop sending updates (clients stay connected). */
   | { type: 'quiesce' }
+  /** `--race`: every client says /ready (the race's chat command); answered with `race-status`. */
+  | { type: 'race-ready' }
+  /** `--race`: how many are ready, counted down, running, and what they sent. */
+  | { type: 'race-status' }
+  /** `--race`: every client walks the route now, without a race (`start`), or stops walking (`stop`); answered with `race-status`. */
+  | { type: 'race-walk'; action: 'start' | 'stop' }
   /** Close every socket and exit. */
   | { type: 'exit' };
 
@@ -55,6 +89,8 @@ export interface LoadReport {
   churnClosed: number;
   churnConnected: number;
   churnFailed: number;
+  /** `--race` only. */
+  race?: RaceLoadReport;
 }
 
 export type FromLoadGen =
@@ -70,6 +106,7 @@ export type FromLoadGen =
   | { type: 'marked' }
   | LoadReport
   | { type: 'quiesced' }
+  | RaceStatus
   | { type: 'fatal'; message: string };
 
 /** To the countdown pinger (pinger.ts). */

@@ -16,7 +16,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { DATA_GHOST_SIZE, encodeDataGhost } from '../src/ghost/protocol/data-ghost.js';
 import { FrameDecoder, frame } from '../src/ghost/protocol/framing.js';
-import { encodeClientPacket, Header } from '../src/ghost/protocol/packets.js';
+import { encodeClientPacket, Header, type ClientPacket } from '../src/ghost/protocol/packets.js';
 
 export interface LightClientOptions {
   host: string;
@@ -35,6 +35,11 @@ export interface LightClientEvents {
   onUdpBytes(bytes: number): void;
   /** The TCP connection closed; `expected` is false when this client did not close it. */
   onClose(client: LightClient, expected: boolean, reason: string): void;
+  /**
+   * A countdown setup arrived (`--race`); when this is given the client also confirms it at once,
+   * as SAR does. Without it countdown setups are skipped like any other packet.
+   */
+  onCountdown?(client: LightClient, durationSeconds: number): void;
 }
 
 const UPDATE_SIZE = 1 + 4 + DATA_GHOST_SIZE;
@@ -164,6 +169,16 @@ export class LightClient {
             payload.copy(answer, 9, 5, 9);
             tcp.write(answer);
             events.onHeartbeat();
+          } else if (
+            payload[0] === Header.Countdown &&
+            payload.length >= 10 &&
+            payload[5] === 0 &&
+            events.onCountdown !== undefined
+          ) {
+            // A setup (step 0: u8 header, u32 id 0, u8 step, u32 duration, strings): confirm it
+            // like SAR, then count down locally.
+            this.sendTcp({ type: 'countdown_confirm', id: this.id, step: 1 });
+            events.onCountdown(this, payload.readUInt32BE(6));
           }
         });
         if (error !== undefined) {
@@ -218,6 +233,25 @@ export class LightClient {
     packet.writeFloatLE(0, 25);
     packet.writeUInt8(64 | 0x80, 29);
     this.udp.send(packet);
+  }
+
+  /** A packet over TCP (chat, map changes, finishes: rare next to the UPDATEs, so encoded plainly). */
+  sendTcp(packet: ClientPacket): void {
+    if (this.closed || this.closing || this.tcp.destroyed) return;
+    this.tcp.write(frame(encodeClientPacket(packet)));
+  }
+
+  sendChat(text: string): void {
+    this.sendTcp({ type: 'message', id: this.id, text });
+  }
+
+  /** MAP_CHANGE with SAR's split fields (0xFFFFFFFF = no split yet). */
+  sendMapChange(map: string, ticks: number, ticksTotal: number): void {
+    this.sendTcp({ type: 'map_change', id: this.id, map, ticks, ticksTotal });
+  }
+
+  sendFinish(time: string): void {
+    this.sendTcp({ type: 'speedrun_finish', id: this.id, time });
   }
 
   close(): void {

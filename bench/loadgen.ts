@@ -13,6 +13,7 @@
 import { benchMap, loadAddress } from './addresses.js';
 import type { FromLoadGen, LoadReport, LoadStartMessage, ToLoadGen } from './ipc.js';
 import { LightClient, type LightClientEvents } from './light-client.js';
+import { RaceRunners } from './race-runner.js';
 import { CpuMeter, LagMonitor, Samples } from './stats.js';
 
 /** Send slots per update period: each client sends in one slot of every period. */
@@ -51,10 +52,17 @@ class LoadGenerator {
   private churnClosed = 0;
   private churnConnected = 0;
   private churnFailed = 0;
+  /** `--race`: the clients as race entrants. */
+  readonly race: RaceRunners | undefined;
 
   constructor(private readonly config: LoadStartMessage) {
     this.slotMs = 1000 / config.rate / SLOTS_PER_PERIOD;
+    const race = config.race === undefined ? undefined : new RaceRunners(config.race.mapChangeSeconds * 1000);
+    this.race = race;
     this.events = {
+      ...(race !== undefined
+        ? { onCountdown: (client: LightClient, seconds: number) => race.onCountdown(client, seconds) }
+        : {}),
       onHeartbeat: () => this.heartbeats++,
       onUdpError: () => this.sendErrors++,
       onUdpBytes: (bytes) => (this.udpBytesRead += bytes),
@@ -64,6 +72,7 @@ class LoadGenerator {
         this.droppedTotal++;
         this.dropReasons.set(reason, (this.dropReasons.get(reason) ?? 0) + 1);
         this.removeFromGroup(client);
+        race?.forget(client);
       },
     };
   }
@@ -205,6 +214,18 @@ class LoadGenerator {
     this.lateness.reset();
     this.lag.samples.reset();
     this.cpu.reset();
+    this.race?.mark();
+  }
+
+  /** `--race`: every connected client says /ready. */
+  readyUp(): void {
+    this.race?.ready(this.clients);
+  }
+
+  /** `--race`: every connected client walks the route without a race, or stops. */
+  walk(action: 'start' | 'stop'): void {
+    if (action === 'start') this.race?.walk(this.clients);
+    else this.race?.halt();
   }
 
   report(): LoadReport {
@@ -231,17 +252,20 @@ class LoadGenerator {
       churnClosed: this.churnClosed,
       churnConnected: this.churnConnected,
       churnFailed: this.churnFailed,
+      ...(this.race !== undefined ? { race: this.race.report() } : {}),
     };
   }
 
   quiesce(): void {
     this.sending = false;
     this.churn(0);
+    this.race?.stop();
   }
 
   close(): void {
     clearTimeout(this.timer);
     this.churn(0);
+    this.race?.stop();
     this.lag.stop();
     for (const client of this.clients) client.close();
   }
@@ -279,6 +303,17 @@ process.on('message', (raw) => {
     case 'quiesce':
       generator?.quiesce();
       send({ type: 'quiesced' });
+      break;
+    case 'race-ready':
+      generator?.readyUp();
+      if (generator?.race !== undefined) send(generator.race.status());
+      break;
+    case 'race-status':
+      if (generator?.race !== undefined) send(generator.race.status());
+      break;
+    case 'race-walk':
+      generator?.walk(message.action);
+      if (generator?.race !== undefined) send(generator.race.status());
       break;
     case 'exit':
       exit(0);

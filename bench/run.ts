@@ -12,7 +12,7 @@
 import Database from 'better-sqlite3';
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, setPriority, totalmem } from 'node:os';
+import { cpus, loadavg, setPriority, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PINGER_ADDRESS, SERVER_HOST } from './addresses.js';
@@ -85,6 +85,15 @@ const USAGE = `Usage: npm run bench -- [options]
                             (default: 1000; 0 = flat out)
   --model-bytes <n>         resilience: model name length in each MODEL_CHANGE (default: ${DEFAULT_MODEL_BYTES},
                             a ${DEFAULT_MODEL_BYTES + MODEL_CHANGE_OVERHEAD}-byte packet: the largest the default max_frame_bytes takes)
+  --race                    instead of the plain steps: for each --clients step (default: 500) measure
+                            --seconds three times on one server: without a race; with every load
+                            client walking the single-player route (a MAP_CHANGE carrying SAR's
+                            split ticks every --map-change-seconds) but no race open; and as the
+                            entrants of a race opened and started at the server's console (each says
+                            /ready and confirms the countdown like SAR) walking the route again;
+                            compare the tick and latency
+  --map-change-seconds <s>  race: seconds between one entrant's map changes (default: 5)
+  --race-countdown <s>      race: the race's countdown (default: 3)
   -h, --help                show this help
 
 Every mode also measures the COUNTDOWN confirm → countdown_go round trip (about 200 samples per
@@ -120,6 +129,9 @@ interface Options {
   finishPerSecond: number;
   modelPerSecond: number;
   modelBytes: number;
+  race: boolean;
+  mapChangeSeconds: number;
+  raceCountdown: number;
 }
 
 interface StepResult {
@@ -179,6 +191,14 @@ function positiveInt(name: string, text: string | undefined, fallback: number, m
   return value;
 }
 
+function positiveNumber(name: string, text: string | undefined, fallback: number, min: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || value < min)
+    throw new UsageError(`--${name}: expected a number ≥ ${min}, got "${text}"`);
+  return value;
+}
+
 function readAttacks(text: string | undefined): AttackKind[] {
   if (text === undefined) return [...ATTACKS];
   const chosen = text.split(',').map((part) => part.trim());
@@ -221,6 +241,9 @@ function readOptions(args: string[]): Options | undefined {
         'finish-per-second': { type: 'string' },
         'model-per-second': { type: 'string' },
         'model-bytes': { type: 'string' },
+        race: { type: 'boolean' },
+        'map-change-seconds': { type: 'string' },
+        'race-countdown': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -272,6 +295,9 @@ function readOptions(args: string[]): Options | undefined {
     finishPerSecond: positiveInt('finish-per-second', values['finish-per-second'], 1000, 0),
     modelPerSecond: positiveInt('model-per-second', values['model-per-second'], 1000, 0),
     modelBytes: positiveInt('model-bytes', values['model-bytes'], DEFAULT_MODEL_BYTES),
+    race: values.race ?? false,
+    mapChangeSeconds: positiveNumber('map-change-seconds', values['map-change-seconds'], 5, 0.2),
+    raceCountdown: positiveInt('race-countdown', values['race-countdown'], 3, 1),
   };
 }
 
@@ -347,6 +373,7 @@ function startLoad(generator: LoadGenChild, options: Options, port: number, coun
       connectTimeoutMs: 15_000,
       readUdp: options.readUdp,
       maps: options.maps,
+      ...(options.race ? { race: { mapChangeSeconds: options.mapChangeSeconds } } : {}),
     },
     'ready',
     timeoutMs,
@@ -721,14 +748,15 @@ async function openSession(
   clients: number,
   countdownIntervalMs: number,
   parts: Partial<Session>,
-  metrics = false,
+  features: { metrics?: boolean; console?: boolean } = {},
 ): Promise<Session> {
   const server = await ServerProcess.start({
     host: SERVER_HOST,
     tickIntervalMs: options.tickMs,
     startTimeoutMs: 10_000,
     extraSettings: options.serverConfig,
-    metrics,
+    metrics: features.metrics ?? false,
+    console: features.console ?? false,
     ...(options.maxDatagramBytes !== undefined ? { maxDatagramBytes: options.maxDatagramBytes } : {}),
   });
   parts.server = server;
@@ -1003,7 +1031,7 @@ async function runResilience(options: Options): Promise<number> {
   const dropReasons = new Set<string>();
   try {
     // With the HTTP endpoint on, to read the server's own drop and refusal counters.
-    session = await openSession(options, clients, (seconds * 1000) / COUNTDOWN_SAMPLES, parts, true);
+    session = await openSession(options, clients, (seconds * 1000) / COUNTDOWN_SAMPLES, parts, { metrics: true });
     const { server, probes, generator, pinger } = session;
     await sleep(options.warmup * 1000);
 
@@ -1260,6 +1288,322 @@ async function runResilience(options: Options): Promise<number> {
 }
 
 // -------------------------------------------------------------------------------------------------
+// Race: the same clients without a race, then as the entrants of a running race.
+
+/**
+ * Within this of the run without a race, the tick and the latency count as unaffected: the
+ * run-to-run spread of the tick p99 at 500 clients on the 2-core machine of BENCHMARKS.md (the
+ * same margin as the resilience verdict).
+ */
+const RACE_MARGIN_MS = 10;
+
+interface RacePhase extends PhaseResult {
+  /** The machine's 1-minute load average at the end of the window (everything else running counts). */
+  loadAverage: number;
+  /** The load generator's CPU: it reads every relayed map change on 500 sockets. */
+  generatorCpuPercent: number;
+  mapChanges: number;
+  finishes: number;
+  runners: number;
+  mapChangeLateness?: Summary;
+}
+
+interface RaceStepResult {
+  clients: number;
+  connected: number;
+  error?: string;
+  phases: RacePhase[];
+  raceId?: number;
+  /** Clients that said /ready, and those the server counted down (its entrants). */
+  readied: number;
+  entrants: number;
+  /** From the /ready of every load client until the server listed them all as ready (polled every 0.2 s). */
+  readyUpSeconds?: number;
+  /** The race as the server's API showed it after the measurement. */
+  serverState?: string;
+  serverEntrants?: number;
+  splitsRecorded?: number;
+  /** Map changes the entrants sent from the go until the server's race was read. */
+  mapChangesSent?: number;
+  serverLog: Record<string, number>;
+}
+
+interface RaceEntrantJson {
+  status: string;
+  splits: unknown[];
+}
+interface RaceJson {
+  id: number;
+  state: string;
+  entrants: RaceEntrantJson[];
+}
+
+/** The live race's id from `GET /api/races` (the newest open one). */
+async function liveRaceId(server: ServerProcess): Promise<number> {
+  const { status, body } = await server.api('GET', '/api/races');
+  const races = (body as { races?: Array<{ id: number; state: string }> }).races;
+  const open = status === 200 ? races?.find((race) => race.state === 'open') : undefined;
+  if (open === undefined)
+    throw new Error(`GET /api/races: no open race (status ${status}: ${JSON.stringify(body).slice(0, 200)})`);
+  return open.id;
+}
+
+async function raceDetail(server: ServerProcess, id: number): Promise<RaceJson> {
+  const { status, body } = await server.api('GET', `/api/races/${id}`, undefined, 30_000);
+  const race = (body as { race?: RaceJson }).race;
+  if (status !== 200 || race === undefined)
+    throw new Error(`GET /api/races/${id}: status ${status}: ${JSON.stringify(body).slice(0, 200)}`);
+  return race;
+}
+
+async function until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+/** One measurement window on a session: the probes' ticks and latency, the server's CPU, the runners' map changes. */
+async function measureRacePhase(session: Session, name: string, seconds: number): Promise<RacePhase> {
+  const { server, probes, generator, pinger } = session;
+  await generator.request({ type: 'mark' }, 'marked', 10_000);
+  await pinger.request({ type: 'mark' }, 'marked', 10_000);
+  probes.mark();
+  const probesClosedBefore = probes.probesClosed;
+  const lag = new LagMonitor(10);
+  lag.start();
+  const cpuBefore = readCpuSeconds(server.pid);
+  const startedAt = performance.now();
+  let fdsMax = 0;
+  try {
+    while (performance.now() - startedAt < seconds * 1000) {
+      await sleep(Math.min(500, Math.max(0, seconds * 1000 - (performance.now() - startedAt))));
+      fdsMax = Math.max(fdsMax, readFdCount(server.pid) ?? 0);
+      if (!server.running) throw new Error(`the server exited: ${server.log.last.join(' | ')}`);
+    }
+  } finally {
+    lag.stop();
+  }
+  const cpuAfter = readCpuSeconds(server.pid);
+  const elapsedS = (performance.now() - startedAt) / 1000;
+  const ping = await pinger.request({ type: 'report' }, 'report', 10_000);
+  const report = await generator.request({ type: 'report' }, 'report', 10_000);
+  const rssKb = readMemory(server.pid)?.rssKb;
+  return {
+    name,
+    seconds: elapsedS,
+    loadAverage: loadavg()[0]!,
+    ...(probes.intervals() !== undefined ? { tick: probes.intervals()! } : {}),
+    ...(probes.latencies.summary() !== undefined ? { latency: probes.latencies.summary()! } : {}),
+    ...(ping.rtt !== undefined ? { countdown: ping.rtt } : {}),
+    countdownLost: ping.lost,
+    ...(cpuBefore !== undefined && cpuAfter !== undefined
+      ? { cpuPercent: ((cpuAfter - cpuBefore) / elapsedS) * 100 }
+      : {}),
+    ...(rssKb !== undefined ? { rssKb } : {}),
+    fdsMax,
+    clientsInTick: probes.lastTickSize,
+    honestDropped: report.droppedInWindow + (probes.probesClosed - probesClosedBefore),
+    ...(lag.samples.summary() !== undefined ? { probeLag: lag.samples.summary()! } : {}),
+    ...(report.eventLoopLag !== undefined ? { generatorLag: report.eventLoopLag } : {}),
+    generatorCpuPercent: report.cpuPercent,
+    mapChanges: report.race?.mapChanges ?? 0,
+    finishes: report.race?.finishes ?? 0,
+    runners: report.race?.runners ?? 0,
+    ...(report.race?.mapChangeLateness !== undefined ? { mapChangeLateness: report.race.mapChangeLateness } : {}),
+  };
+}
+
+async function runRaceStep(options: Options, clients: number): Promise<RaceStepResult> {
+  const result: RaceStepResult = { clients, connected: 0, phases: [], readied: 0, entrants: 0, serverLog: {} };
+  const parts: Partial<Session> = {};
+  const lightCount = clients - options.probes - 1;
+  const periodMs = options.mapChangeSeconds * 1000;
+  try {
+    // The console runs `race open` and `race start`; the HTTP API shows the race as JSON.
+    const session = await openSession(options, clients, (options.seconds * 1000) / COUNTDOWN_SAMPLES, parts, {
+      metrics: true,
+      console: true,
+    });
+    result.connected = session.connected;
+    const { server, generator } = session;
+    await sleep(options.warmup * 1000);
+    result.phases.push(await measureRacePhase(session, 'without a race', options.seconds));
+
+    // The same stream of map changes with no race open: what relaying them costs any ghost
+    // server, apart from what the race adds.
+    await generator.request({ type: 'race-walk', action: 'start' }, 'race-status', 10_000);
+    await sleep(2 * periodMs);
+    result.phases.push(await measureRacePhase(session, 'map changes, no race', options.seconds));
+    const walked = await generator.request({ type: 'race-walk', action: 'stop' }, 'race-status', 10_000);
+
+    const opened = await server.command('race open bench race');
+    log(`race: ${opened}`);
+    if (opened.startsWith('error:')) throw new Error(`race open: ${opened}`);
+    const id = await liveRaceId(server);
+    result.raceId = id;
+    const readyStart = performance.now();
+    const readied = await generator.request({ type: 'race-ready' }, 'race-status', 10_000);
+    result.readied = readied.readied;
+    // Every /ready has been handled once the race lists every load client as ready.
+    await until(`${lightCount} entrants ready`, 60_000, async () => {
+      const race = await raceDetail(server, id);
+      return race.entrants.filter((entrant) => entrant.status === 'ready').length >= lightCount;
+    });
+    result.readyUpSeconds = (performance.now() - readyStart) / 1000;
+    const started = await server.command(`race start ${options.raceCountdown}`);
+    log(`race: ${started}`);
+    if (started.startsWith('error:')) throw new Error(`race start: ${started}`);
+    await until(`the countdown at ${lightCount} entrants`, 30_000, async () => {
+      const status = await generator.request({ type: 'race-status' }, 'race-status', 10_000);
+      result.entrants = status.countdowns;
+      return status.countdowns >= lightCount;
+    });
+    // From the go, each entrant's first map change comes within two periods; from then on the
+    // stream of map changes is steady.
+    await sleep(options.raceCountdown * 1000 + 2 * periodMs);
+    result.phases.push(await measureRacePhase(session, 'race running', options.seconds));
+    const status = await generator.request({ type: 'race-status' }, 'race-status', 10_000);
+    const race = await raceDetail(server, id);
+    result.mapChangesSent = status.mapChanges - walked.mapChanges;
+    result.serverState = race.state;
+    result.serverEntrants = race.entrants.length;
+    result.splitsRecorded = race.entrants.reduce((total, entrant) => total + entrant.splits.length, 0);
+  } catch (error) {
+    result.error = (error as Error).message;
+    log(`race, ${clients} clients: ${result.error}`);
+  } finally {
+    await closeSession(parts);
+    result.serverLog = parts.server ? Object.fromEntries(parts.server.log.byMessage) : {};
+  }
+  return result;
+}
+
+async function runRace(options: Options): Promise<number> {
+  const steps = options.clientsGiven ? options.clients : [500];
+  log(
+    `race: steps ${steps.join(', ')}; ${options.warmup} s warm-up, ${options.seconds} s without a race, then ${options.seconds} s ` +
+      `with every load client racing (a map change every ${options.mapChangeSeconds} s each, countdown ${options.raceCountdown} s)`,
+  );
+  const results: RaceStepResult[] = [];
+  for (const clients of steps) {
+    results.push(await runRaceStep(options, clients));
+    await sleep(1000);
+  }
+  console.log('');
+  const rows: string[][] = [];
+  for (const result of results) {
+    const baseline = result.phases.find((phase) => phase.name === 'without a race');
+    for (const phase of result.phases) {
+      rows.push([
+        String(result.clients),
+        phase.name,
+        phase.name === 'race running' ? String(result.entrants) : '–',
+        fixed(phase.mapChanges / phase.seconds),
+        String(phase.clientsInTick),
+        fixed(phase.tick?.p50),
+        fixed(phase.tick?.p99),
+        phase === baseline ? '' : signed((phase.tick?.p99 ?? NaN) - (baseline?.tick?.p99 ?? NaN)),
+        fixed(phase.tick?.max),
+        fixed(phase.latency?.p50),
+        fixed(phase.latency?.p99),
+        phase === baseline ? '' : signed((phase.latency?.p99 ?? NaN) - (baseline?.latency?.p99 ?? NaN)),
+        countdownCell(phase.countdown, phase.countdownLost),
+        fixed(phase.cpuPercent, 0),
+        fixed(phase.generatorCpuPercent, 0),
+        fixed((phase.rssKb ?? NaN) / 1024, 0),
+        String(phase.honestDropped),
+        `${fixed(phase.probeLag?.p99)}/${fixed(phase.generatorLag?.p99)}`,
+        fixed(phase.loadAverage, 2),
+      ]);
+    }
+  }
+  console.log(
+    table(
+      [
+        'clients',
+        'phase',
+        'entrants',
+        'map changes/s',
+        'clients in tick',
+        'tick p50 ms',
+        'tick p99 ms',
+        'tick p99 vs without ms',
+        'tick max ms',
+        'latency p50 ms',
+        'latency p99 ms',
+        'latency p99 vs without ms',
+        'countdown RTT p50/p99 ms',
+        'server CPU %',
+        'gen CPU %',
+        'server RSS MB',
+        'dropped',
+        'probe/gen loop lag p99 ms',
+        'load avg 1 min',
+      ],
+      rows,
+    ),
+  );
+  console.log('');
+  let failed = false;
+  for (const result of results) {
+    const baseline = result.phases.find((phase) => phase.name === 'without a race');
+    const racing = result.phases.find((phase) => phase.name === 'race running');
+    const relaying = result.phases.find((phase) => phase.name === 'map changes, no race');
+    const notes: string[] = [];
+    if (result.raceId !== undefined)
+      notes.push(
+        `race ${result.raceId}: ${result.readied} said /ready (all ready within ${fixed(result.readyUpSeconds)} s), ${result.entrants} counted down; after the window the server showed it ` +
+          `${result.serverState ?? '?'} with ${result.serverEntrants ?? '?'} entrants and ${result.splitsRecorded ?? '?'} splits ` +
+          `(${result.mapChangesSent ?? '?'} map changes sent)`,
+      );
+    if (racing?.mapChangeLateness !== undefined)
+      notes.push(`map changes sent late p99 ${fixed(racing.mapChangeLateness.p99)} ms`);
+    const serverLog = Object.entries(result.serverLog);
+    if (serverLog.length > 0)
+      notes.push(`server log: ${serverLog.map(([message, n]) => `${n}× ${message}`).join(', ')}`);
+    if (result.error !== undefined) notes.push(`error: ${result.error}`);
+    console.log(`  ${result.clients}: ${notes.join('; ')}`);
+    if (result.error !== undefined) failed = true;
+    if (baseline?.tick !== undefined && racing?.tick !== undefined) {
+      const tickDelta = racing.tick.p99 - baseline.tick.p99;
+      const latencyDelta = (racing.latency?.p99 ?? Infinity) - (baseline.latency?.p99 ?? 0);
+      const dropped = result.phases.reduce((total, phase) => total + phase.honestDropped, 0);
+      const met = tickDelta <= RACE_MARGIN_MS && latencyDelta <= RACE_MARGIN_MS && dropped === 0;
+      console.log('');
+      console.log(
+        `Race of ${result.entrants} entrants among ${result.clients} clients, ${fixed(racing.mapChanges / racing.seconds)} map changes/s: ` +
+          `tick p99 ${fixed(baseline.tick.p99)} ms without, ${fixed(racing.tick.p99)} ms with (${signed(tickDelta)}); ` +
+          `latency p99 ${fixed(baseline.latency?.p99)} ms without, ${fixed(racing.latency?.p99)} ms with (${signed(latencyDelta)}); ` +
+          `${dropped} dropped. Verdict (tick and latency p99 within ${RACE_MARGIN_MS} ms, nobody dropped): ${met ? 'met' : 'NOT met'}.`,
+      );
+      if (relaying?.tick !== undefined)
+        console.log(
+          `The race itself, against the same map changes with no race open: tick p99 ${signed(racing.tick.p99 - relaying.tick.p99)} ms, ` +
+            `latency p99 ${signed((racing.latency?.p99 ?? NaN) - (relaying.latency?.p99 ?? NaN))} ms, ` +
+            `server CPU ${signed((racing.cpuPercent ?? NaN) - (relaying.cpuPercent ?? NaN))} points.`,
+        );
+    }
+  }
+  if (options.json !== undefined)
+    writeFileSync(
+      options.json,
+      JSON.stringify(
+        {
+          mode: 'race',
+          machine: { cpus: cpus().length, model: cpuModel(), memoryBytes: totalmem(), node: process.version },
+          options,
+          results,
+        },
+        null,
+        2,
+      ),
+    );
+  return failed ? 1 : 0;
+}
+
+// -------------------------------------------------------------------------------------------------
 
 async function main(args: string[]): Promise<number> {
   let options: Options | undefined;
@@ -1284,7 +1628,7 @@ async function main(args: string[]): Promise<number> {
   }
 
   const largest =
-    (options.soakMinutes !== undefined || options.resilience) && !options.clientsGiven
+    (options.soakMinutes !== undefined || options.resilience || options.race) && !options.clientsGiven
       ? options.soakMinutes !== undefined
         ? 300
         : 500
@@ -1314,7 +1658,18 @@ async function main(args: string[]): Promise<number> {
       ? 60_000 + setupMs(largest) + options.soakMinutes * 60_000 + 30_000
       : options.resilience
         ? 60_000 + setupMs(largest) + 3 * options.attackSeconds * 1000 + 90_000
-        : options.clients.reduce((total, n) => total + setupMs(n) + options.seconds * 1000, 60_000);
+        : options.race
+          ? (options.clientsGiven ? options.clients : [500]).reduce(
+              (total, n) =>
+                total +
+                setupMs(n) +
+                3 * options.seconds * 1000 +
+                options.raceCountdown * 1000 +
+                4 * options.mapChangeSeconds * 1000 +
+                150_000,
+              60_000,
+            )
+          : options.clients.reduce((total, n) => total + setupMs(n) + options.seconds * 1000, 60_000);
   const watchdog = setTimeout(() => {
     console.error(`bench: still running after ${Math.round(budgetMs / 1000)} s; stopping everything`);
     killEverythingNow();
@@ -1329,6 +1684,11 @@ async function main(args: string[]): Promise<number> {
   }
   if (options.resilience) {
     const code = await runResilience(options);
+    clearTimeout(watchdog);
+    return code;
+  }
+  if (options.race) {
+    const code = await runRace(options);
     clearTimeout(watchdog);
     return code;
   }

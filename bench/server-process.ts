@@ -22,6 +22,8 @@ export interface ServerOptions {
   startTimeoutMs: number;
   /** Turn on the server's HTTP endpoint (loopback, a free port, no token) to read /metrics. */
   metrics?: boolean;
+  /** Keep the server's console (its standard input) open for `command()`. */
+  console?: boolean;
 }
 
 /** What the server logged (warn and above) that the benchmark tallies. */
@@ -36,6 +38,9 @@ export class ServerProcess {
   exitCode: number | null = null;
   readonly log: ServerLogTally = { lines: 0, byMessage: new Map(), last: [] };
   private readonly exitPromise: Promise<void>;
+  /** Waiting for the answer of the console command in progress (the next line that is not a log line). */
+  private consoleWaiter: ((line: string) => void) | undefined;
+  private consoleQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly child: ChildProcess,
@@ -67,18 +72,27 @@ export class ServerProcess {
     };
     child.stdout?.on('data', onOutput);
     child.stderr?.on('data', onOutput);
+    // A write to the console of a server that has just exited: its exit says what happened.
+    child.stdin?.on('error', () => undefined);
   }
 
   private onLine(line: string): void {
     if (line.trim() === '') return;
-    this.log.lines++;
     let key = line.slice(0, 80);
     try {
       const entry = JSON.parse(line) as { msg?: string; reason?: string; violation?: string };
       key = [entry.msg, entry.reason ?? entry.violation].filter((part) => part !== undefined).join(': ');
     } catch {
-      // Not a JSON log line (e.g. a crash on stderr): tally it by its start.
+      // Not a JSON log line: a console command's answer, or something else (e.g. a crash on
+      // stderr), tallied by its start.
+      if (this.consoleWaiter !== undefined) {
+        const waiter = this.consoleWaiter;
+        this.consoleWaiter = undefined;
+        waiter(line);
+        return;
+      }
     }
+    this.log.lines++;
     this.log.byMessage.set(key, (this.log.byMessage.get(key) ?? 0) + 1);
     this.log.last.push(line.slice(0, 400));
     if (this.log.last.length > 20) this.log.last.shift();
@@ -114,6 +128,55 @@ export class ServerProcess {
     }
   }
 
+  /**
+   * Runs a command at the server's console (any command of the registry, with admin rights) and
+   * resolves with the first line it printed; a failure's line starts with "error: ". Needs
+   * `console: true`. One command at a time.
+   */
+  command(line: string, timeoutMs = 10_000): Promise<string> {
+    const run = async () => {
+      const stdin = this.child.stdin;
+      if (stdin === null || stdin.destroyed || this.exited) throw new Error('the server has no console open');
+      return await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.consoleWaiter = undefined;
+          reject(new Error(`no answer to "${line}" at the server's console within ${timeoutMs} ms`));
+        }, timeoutMs);
+        this.consoleWaiter = (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        };
+        stdin.write(`${line}\n`);
+      });
+    };
+    const result = this.consoleQueue.then(run, run);
+    this.consoleQueue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** A JSON request to the server's HTTP API (needs `metrics: true`): its status and parsed body. */
+  async api(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+    timeoutMs = 10_000,
+  ): Promise<{ status: number; body: unknown }> {
+    if (this.httpPort === undefined) throw new Error('the server has no HTTP endpoint');
+    const response = await fetch(`http://${this.host}:${this.httpPort}${path}`, {
+      method,
+      signal: AbortSignal.timeout(timeoutMs),
+      ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Not JSON: handed back as text.
+    }
+    return { status: response.status, body: parsed };
+  }
+
   static async start(options: ServerOptions): Promise<ServerProcess> {
     let lastError: Error | undefined;
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -127,7 +190,7 @@ export class ServerProcess {
       // BENCH_SERVER_NODE_ARGS passes node flags to the server only, e.g. "--cpu-prof".
       const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
       const child = spawn(process.execPath, [...nodeArgs, entry, '--port', String(port), '--config', configPath], {
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: [options.console ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       });
       if (child.pid === undefined) {
         rmSync(dir, { recursive: true, force: true });

@@ -404,3 +404,90 @@ function bindUdp(localAddress: string | undefined): Promise<UdpSocket> {
     });
   });
 }
+
+// -------------------------------------------------------------------------------------------------
+// SAR's speedrun timer as the ghost protocol reports it (`npm run client`, the benchmark's races)
+
+/** MAP_CHANGE's `ticks` and `ticksTotal` until SAR's timer has made a split (−1 as signed). */
+export const NO_SPLIT = 0xffffffff;
+/** Portal 2's game ticks per second: the unit of MAP_CHANGE's split fields. */
+export const TICKS_PER_SECOND = 60;
+
+/**
+ * A time as SAR prints a run's time, which SPEEDRUN_FINISH carries: "7.250" under a minute,
+ * "1:02.345" under an hour, "1:02:03.456" beyond.
+ */
+export function formatSarTime(ms: number): string {
+  const total = Number.isFinite(ms) && ms > 0 ? Math.round(ms) : 0;
+  const millis = String(total % 1000).padStart(3, '0');
+  const seconds = Math.floor(total / 1000) % 60;
+  const minutes = Math.floor(total / 60_000) % 60;
+  const hours = Math.floor(total / 3_600_000);
+  const two = (n: number) => String(n).padStart(2, '0');
+  if (hours > 0) return `${hours}:${two(minutes)}:${two(seconds)}.${millis}`;
+  if (minutes > 0) return `${minutes}:${two(seconds)}.${millis}`;
+  return `${seconds}.${millis}`;
+}
+
+/** What a MAP_CHANGE says of the run: the split of the map left, and the run so far, in ticks. */
+export interface SplitTicks {
+  ticks: number;
+  ticksTotal: number;
+}
+
+/**
+ * SAR's split timer, simplified: it runs from `start` (a countdown's go, or a new game), splits
+ * on every map the run has not visited yet (SAR's smart split: a reload, or a map visited
+ * before, sends the previous values again), and stops at the finish. Times are
+ * `performance.now()` milliseconds; splits are whole ticks whose sum is always the total.
+ */
+export class SplitTimer {
+  private startedAt: number | undefined;
+  private stoppedAt: number | undefined;
+  private readonly visited = new Set<string>();
+  /** The values the last MAP_CHANGE carried ({@link NO_SPLIT} until the first split). */
+  last: SplitTicks = { ticks: NO_SPLIT, ticksTotal: NO_SPLIT };
+
+  get running(): boolean {
+    return this.startedAt !== undefined && this.stoppedAt === undefined;
+  }
+
+  /** Starts a new run on `map` (forgetting the previous one). */
+  start(now: number, map: string): void {
+    this.startedAt = now;
+    this.stoppedAt = undefined;
+    this.visited.clear();
+    if (map !== '') this.visited.add(map);
+    this.last = { ticks: NO_SPLIT, ticksTotal: NO_SPLIT };
+  }
+
+  /** The run's time so far in ticks (0 before it started). */
+  elapsedTicks(now: number): number {
+    if (this.startedAt === undefined) return 0;
+    return Math.max(0, Math.round((((this.stoppedAt ?? now) - this.startedAt) * TICKS_PER_SECOND) / 1000));
+  }
+
+  /** What a MAP_CHANGE to `map` carries at `now`; splits if the run is going and `map` is new to it. */
+  enter(map: string, now: number): SplitTicks {
+    if (!this.running || this.visited.has(map)) return this.last;
+    this.visited.add(map);
+    const ticksTotal = this.elapsedTicks(now);
+    const before = this.last.ticksTotal === NO_SPLIT ? 0 : this.last.ticksTotal;
+    this.last = { ticks: Math.max(0, ticksTotal - before), ticksTotal };
+    return this.last;
+  }
+
+  /** Records values given by hand for a MAP_CHANGE to `map`. */
+  record(map: string, split: SplitTicks): void {
+    this.visited.add(map);
+    this.last = split;
+  }
+
+  /** Stops the run; its time as SAR formats it, or undefined if it was not running. */
+  finish(now: number): string | undefined {
+    if (!this.running) return undefined;
+    const ticks = this.elapsedTicks(now);
+    this.stoppedAt = now;
+    return formatSarTime((ticks * 1000) / TICKS_PER_SECOND);
+  }
+}
