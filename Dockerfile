@@ -49,6 +49,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json LICENSE ./
 COPY drizzle ./drizzle
 COPY examples ./examples
+# The public pages' stylesheet (their scripts are in dist/web).
+COPY src/web/static ./src/web/static
 
 # /data holds the SQLite database, /logs the log file; the config is mounted at /config.toml.
 # The built-in "node" user (uid 1000) runs the server: bind-mounted ./data and ./logs must be
@@ -59,7 +61,7 @@ USER node
 
 # Ghost protocol: one port for TCP (connections, chat, commands) and UDP (positions, voice).
 EXPOSE 53000/tcp 53000/udp
-# HTTP: /healthz, /metrics and the management API ([http] in the config).
+# HTTP: /healthz, /metrics, the management API and the public pages ([http] in the config).
 EXPOSE 8080/tcp
 
 # Needs [http] enabled on port 8080 (as in deploy/config.docker.toml). Slim images have no curl.

@@ -123,6 +123,12 @@ const httpSection = z.strictObject({
   hostname: z.string().min(1).default('127.0.0.1'),
   port: int(0, 65535).default(8080),
   token: z.string().default(''),
+  public_pages: z.boolean().default(true),
+  public_chat: z.boolean().default(false),
+  public_address: z.string().max(253).default(''),
+  page_title: z.string().min(1).max(80).default('ghosting'),
+  max_live_viewers: int(0, 100_000).default(1000),
+  live_heartbeat_ms: int(100, 600_000).default(15_000),
 });
 
 const configSchema = z.strictObject({

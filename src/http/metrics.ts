@@ -5,7 +5,18 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OperationsTarget } from './target.js';
 
-export function createMetrics(app: OperationsTarget, httpErrors: ReadonlyMap<string, number> = new Map()): Registry {
+/** What `/live` reports (src/web/live-feed.ts), when the public pages are on. */
+export interface LiveStats {
+  readonly viewerCount: number;
+  readonly dropped: number;
+  readonly refused: number;
+}
+
+export function createMetrics(
+  app: OperationsTarget,
+  httpErrors: ReadonlyMap<string, number> = new Map(),
+  live?: LiveStats,
+): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ghosting_process_' });
   const { server } = app;
@@ -151,5 +162,25 @@ export function createMetrics(app: OperationsTarget, httpErrors: ReadonlyMap<str
     'Transactions the write thread ran, each holding every write queued since the one before',
     () => app.store.writes.batches,
   );
+  if (live !== undefined) {
+    new Gauge({
+      name: 'ghosting_live_viewers',
+      help: 'Connections to the /live event stream',
+      registers: [registry],
+      collect() {
+        this.set(live.viewerCount);
+      },
+    });
+    writes(
+      'ghosting_live_viewers_dropped_total',
+      '/live viewers dropped because they did not read the stream (over 1 MiB unsent)',
+      () => live.dropped,
+    );
+    writes(
+      'ghosting_live_viewers_refused_total',
+      '/live viewers refused because [http] max_live_viewers were connected',
+      () => live.refused,
+    );
+  }
   return registry;
 }

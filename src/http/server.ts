@@ -18,6 +18,7 @@ import { checkBodyType, checkCaller } from './guard.js';
 import { createMetrics } from './metrics.js';
 import { RouteTable } from './paths.js';
 import { ServerStartError } from '../ghost/transport.js';
+import { PublicSite } from '../web/site.js';
 
 /** The largest request body accepted, in bytes: exactly this many is fine, one more is a 413. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -69,6 +70,8 @@ export class OperationsServer {
   private readonly logged = new Set<HttpErrorCode>();
   /** Routes whose declaration does not match the registry (see start). */
   private readonly broken = new Set<string>();
+  /** The public pages and /live (`[http] public_pages`), while running. */
+  private site: PublicSite | undefined;
 
   constructor(
     private readonly app: OperationsTarget,
@@ -76,6 +79,11 @@ export class OperationsServer {
     logger: Logger,
   ) {
     this.log = logger.child({ module: 'http' });
+  }
+
+  /** Connections to `/live` now (0 without the public pages). */
+  get liveViewers(): number {
+    return this.site?.feed.viewerCount ?? 0;
   }
 
   get port(): number {
@@ -96,7 +104,8 @@ export class OperationsServer {
         this.log.error({ route, err: error }, `HTTP route disabled: ${(error as Error).message}`);
       }
     }
-    const metrics = createMetrics(this.app, this.errors);
+    const site = this.settings.public_pages ? new PublicSite(this.app, this.settings, this.log) : undefined;
+    const metrics = createMetrics(this.app, this.errors, site?.feed);
     const server = createServer((request, response) => {
       this.handle(request, response, () => metrics.metrics(), metrics.contentType).catch((error: unknown) => {
         // Only if answering itself failed (the socket is gone): never an unhandled rejection.
@@ -121,11 +130,14 @@ export class OperationsServer {
       });
     });
     this.server = server;
+    this.site = site;
+    site?.start();
     this.log.info(
       {
         hostname: this.settings.hostname,
         port: this.port,
         api: this.settings.token !== '' ? 'token' : 'loopback only',
+        pages: site !== undefined,
       },
       'HTTP endpoint listening',
     );
@@ -135,6 +147,8 @@ export class OperationsServer {
     const server = this.server;
     if (server === undefined) return;
     this.server = undefined;
+    this.site?.stop();
+    this.site = undefined;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -169,6 +183,10 @@ export class OperationsServer {
         const text = await metrics();
         response.writeHead(200, { 'content-type': metricsType });
         response.end(text);
+        return;
+      }
+      if (this.site?.owns(path)) {
+        this.site.serve(request, response, path, query);
         return;
       }
       if (!path.startsWith('/api/')) throw new HttpError('no_route', `no such route: ${method} ${path}`);

@@ -1,0 +1,238 @@
+/**
+ * `GET /live`: one Server-Sent-Events stream of what changes on the server, for the public pages
+ * and anybody's tools. Built to cost the ghost tick next to nothing whatever the number of
+ * viewers:
+ *
+ * - A bus listener only turns the event into its public JSON (shared/types.ts) and appends the
+ *   encoded frame to a batch; nothing is written from inside the event.
+ * - Every FLUSH_MS the batch becomes one Buffer, written as is to every viewer (one write per
+ *   viewer per batch, no copy per viewer).
+ * - Race changes come many a second in a big race: they are coalesced, and the last state is
+ *   always sent (at most one `race` event per RACE_INTERVAL_MS, longer for big races).
+ * - A viewer that does not read (its unsent bytes over MAX_UNSENT_BYTES) is dropped, never
+ *   buffered without bound; more than `[http] max_live_viewers` at once are refused with 503.
+ * - A comment every `[http] live_heartbeat_ms` keeps proxies from closing a quiet stream.
+ *
+ * Each connection starts with a `snapshot` event (the whole picture); a reconnecting page gets a
+ * new one, so event ids only order events within a connection.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventBus } from '../events.js';
+import type { HttpSettings } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { RaceSnapshot } from '../races/types.js';
+import { recentRaces } from '../http/races.js';
+import type { OperationsTarget } from '../http/target.js';
+import { placeOf, publicPlayer, publicRace, publicSplit, publicSummary } from './public-view.js';
+import type { LiveEventName, LiveEvents, LiveSnapshot, RaceSummary } from './shared/types.js';
+import { connectLine } from './connect-line.js';
+
+export const FLUSH_MS = 100;
+export const RACE_INTERVAL_MS = 250;
+/** A viewer this far behind is dropped: about ten seconds of a busy server's events. */
+export const MAX_UNSENT_BYTES = 1024 * 1024;
+/** How many recent races the snapshot and the `races` event list. */
+export const RECENT_RACES = 10;
+/** How long a browser waits before reconnecting after the stream broke. */
+const RETRY_MS = 3000;
+
+interface Viewer {
+  response: ServerResponse;
+}
+
+export interface LiveFeedOptions {
+  bus: EventBus;
+  app: OperationsTarget;
+  settings: HttpSettings;
+  logger: Logger;
+}
+
+/** A race's events come this far apart at least: a quarter second, and longer for a big field. */
+export function raceInterval(entrants: number): number {
+  return RACE_INTERVAL_MS * Math.max(1, Math.ceil(entrants / 50));
+}
+
+export class LiveFeed {
+  private readonly viewers = new Set<Viewer>();
+  private readonly pending: string[] = [];
+  private nextId = 1;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private raceTimer: NodeJS.Timeout | undefined;
+  private pendingRace: RaceSnapshot | undefined;
+  private lastRaceSentAt = 0;
+  private recent: RaceSummary[] | undefined;
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly log: Logger;
+  /** Viewers dropped for not reading, for /metrics. */
+  dropped = 0;
+  /** Viewers refused because `max_live_viewers` were connected, for /metrics. */
+  refused = 0;
+
+  constructor(private readonly options: LiveFeedOptions) {
+    this.log = options.logger.child({ module: 'live' });
+  }
+
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
+  start(): void {
+    const { bus, settings } = this.options;
+    const on = this.unsubscribe;
+    on.push(
+      bus.on('clientConnected', ({ client }) => this.queue('join', { player: publicPlayer(client) })),
+      bus.on('clientDisconnected', ({ client }) => this.queue('leave', { id: client.id, name: client.name })),
+      bus.on('mapChanged', ({ client, previousMap }) =>
+        this.queue('map', {
+          id: client.id,
+          name: client.name,
+          map: client.map,
+          previousMap,
+          place: placeOf(client.map),
+        }),
+      ),
+      bus.on('speedrunFinished', ({ client, time }) =>
+        this.queue('finish', { id: client.id, name: client.name, time }),
+      ),
+      bus.on('serverMessage', ({ text }) => this.queue('message', { text })),
+      bus.on('countdownStarted', ({ duration }) =>
+        this.queue('countdown', { seconds: duration, raceId: this.options.app.races.current()?.id ?? null }),
+      ),
+      bus.on('countdownGo', () => this.queue('go', { raceId: this.options.app.races.current()?.id ?? null })),
+      bus.on('raceSplit', ({ race, entrant, split }) => {
+        if (this.viewers.size === 0) return;
+        this.queue('split', { raceId: race.id, name: entrant.name, split: publicSplit(race, entrant.name, split) });
+      }),
+      bus.on('raceUpdated', ({ race }) => this.raceChanged(race)),
+      bus.on('raceOpened', () => {
+        this.recent = undefined;
+      }),
+      bus.on('raceEnded', ({ race }) => {
+        this.raceChanged(race);
+        this.recent = undefined;
+        if (this.viewers.size > 0) this.queue('races', { recent: this.recentRaces() });
+      }),
+    );
+    if (settings.public_chat) {
+      on.push(
+        bus.on('clientMessage', ({ client, text }) => this.queue('chat', { id: client.id, name: client.name, text })),
+      );
+    }
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), settings.live_heartbeat_ms);
+    this.heartbeatTimer.unref();
+  }
+
+  stop(): void {
+    for (const stop of this.unsubscribe.splice(0)) stop();
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.flushTimer);
+    clearTimeout(this.raceTimer);
+    this.flushTimer = this.raceTimer = undefined;
+    for (const viewer of this.viewers) viewer.response.end();
+    this.viewers.clear();
+  }
+
+  /** The whole picture, as the `snapshot` event and the home page have it. */
+  snapshot(host: string | undefined): LiveSnapshot {
+    const { app, settings } = this.options;
+    const race = app.races.current();
+    return {
+      title: settings.page_title,
+      connect: connectLine(settings.public_address, host, app.server.port),
+      players: app.server.listClients().map(publicPlayer),
+      race: race === undefined ? null : publicRace(race, false),
+      recent: this.recentRaces(),
+      chat: settings.public_chat,
+    };
+  }
+
+  /** The recent races (read from the database once per race opened or ended, not per viewer). */
+  recentRaces(): RaceSummary[] {
+    this.recent ??= recentRaces(this.options.app, RECENT_RACES).races.map((race) => publicSummary(race as RaceSummary));
+    return this.recent;
+  }
+
+  /** Answers `GET /live`: the stream's headers, a snapshot, then every batch until either side closes. */
+  connect(request: IncomingMessage, response: ServerResponse): void {
+    if (this.viewers.size >= this.options.settings.max_live_viewers) {
+      this.refused++;
+      if (this.refused === 1)
+        this.log.warn({ viewers: this.viewers.size }, 'live viewer refused: max_live_viewers reached');
+      response.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '30' });
+      response.end('Too many viewers; try again later.\n');
+      return;
+    }
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      // Proxies such as nginx buffer responses unless told not to; a stream must go out as it comes.
+      'x-accel-buffering': 'no',
+      'x-content-type-options': 'nosniff',
+    });
+    request.socket.setNoDelay(true);
+    const viewer: Viewer = { response };
+    this.viewers.add(viewer);
+    const remove = () => this.viewers.delete(viewer);
+    response.on('close', remove);
+    response.on('error', remove);
+    response.write(`retry: ${RETRY_MS}\n${this.frame('snapshot', this.snapshot(request.headers.host))}`);
+  }
+
+  private frame<E extends LiveEventName>(event: E, data: LiveEvents[E]): string {
+    return `id: ${this.nextId++}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+  }
+
+  private queue<E extends LiveEventName>(event: E, data: LiveEvents[E]): void {
+    if (this.viewers.size === 0) return;
+    this.pending.push(this.frame(event, data));
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  private raceChanged(race: RaceSnapshot): void {
+    if (this.viewers.size === 0) return;
+    this.pendingRace = race;
+    if (this.raceTimer !== undefined) return;
+    const wait = Math.max(0, this.lastRaceSentAt + raceInterval(race.entrants.length) - Date.now());
+    this.raceTimer = setTimeout(() => {
+      this.raceTimer = undefined;
+      const latest = this.pendingRace;
+      this.pendingRace = undefined;
+      if (latest === undefined) return;
+      this.lastRaceSentAt = Date.now();
+      this.queue('race', { race: publicRace(latest, false) });
+    }, wait);
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    if (this.pending.length === 0) return;
+    const batch = Buffer.from(this.pending.join(''), 'utf8');
+    this.pending.length = 0;
+    this.send(batch);
+  }
+
+  private heartbeat(): void {
+    if (this.viewers.size > 0) this.send(Buffer.from(': keep-alive\n\n'));
+  }
+
+  private send(chunk: Buffer): void {
+    for (const viewer of this.viewers) {
+      const { response } = viewer;
+      response.write(chunk);
+      // Checked after the write, so a viewer is never more than one batch over the limit.
+      if (response.writableLength > MAX_UNSENT_BYTES) this.drop(viewer);
+    }
+  }
+
+  private drop(viewer: Viewer): void {
+    const { response } = viewer;
+    this.viewers.delete(viewer);
+    this.dropped++;
+    this.log.info(
+      { unsentBytes: response.writableLength, viewers: this.viewers.size },
+      'live viewer dropped: it was not reading the stream',
+    );
+    response.destroy();
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The public, read-only pages on the HTTP endpoint (`[http] public_pages`): `/`, `/live`,
+ * `/races/:id`, `/overlay` and their `/assets/`. Anyone may read them, so they answer any Host
+ * and Origin; they only ever read, take GET and HEAD alone, and show only what
+ * src/web/public-view.ts lets through (no addresses, nothing the management API guards).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HttpSettings } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { OperationsTarget } from '../http/target.js';
+import { HttpError } from '../http/errors.js';
+import { loadAssets, type Asset } from './assets.js';
+import { LiveFeed } from './live-feed.js';
+import { homePage, notFoundPage, overlayPage, racePage } from './pages.js';
+import { publicRace } from './public-view.js';
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+const MAX_OVERLAY_ROWS = 50;
+const DEFAULT_OVERLAY_ROWS = 8;
+
+/** Scripts and styles only from this server, no inline script, no plugins, no forms. */
+const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "object-src 'none'; base-uri 'none'; form-action 'none'";
+
+const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+export class PublicSite {
+  readonly feed: LiveFeed;
+  private readonly assets: Map<string, Asset>;
+
+  constructor(
+    private readonly app: OperationsTarget,
+    private readonly settings: HttpSettings,
+    logger: Logger,
+  ) {
+    const log = logger.child({ module: 'pages' });
+    this.feed = new LiveFeed({ bus: app.server.bus, app, settings, logger });
+    this.assets = loadAssets(log);
+  }
+
+  start(): void {
+    this.feed.start();
+  }
+
+  stop(): void {
+    this.feed.stop();
+  }
+
+  /** Whether `path` is one of the pages' (everything else is the endpoint's own). */
+  owns(path: string): boolean {
+    return (
+      path === '/' ||
+      path === '/live' ||
+      path === '/overlay' ||
+      path.startsWith('/races/') ||
+      path === '/races' ||
+      path.startsWith('/assets/')
+    );
+  }
+
+  /** Answers a request for one of the pages (`owns(path)` is true). */
+  serve(request: IncomingMessage, response: ServerResponse, path: string, query: URLSearchParams): void {
+    const method = request.method ?? 'GET';
+    if (!READ_METHODS.has(method)) {
+      throw new HttpError('method_not_allowed', `${method} is not allowed on ${path}: the pages only read`, {
+        allow: 'GET, HEAD',
+      });
+    }
+    if (path === '/') return this.page(response, 200, homePage(this.feed.snapshot(request.headers.host)));
+    if (path === '/live') return this.feed.connect(request, response);
+    if (path === '/overlay') return this.overlay(response, query);
+    if (path.startsWith('/assets/')) return this.asset(request, response, path.slice('/assets/'.length));
+    return this.race(response, path);
+  }
+
+  private page(response: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
+    const body = Buffer.from(html, 'utf8');
+    response.writeHead(status, {
+      ...PAGE_HEADERS,
+      'content-security-policy': `${CONTENT_SECURITY_POLICY}; frame-ancestors 'none'`,
+      'content-length': body.length,
+      ...headers,
+    });
+    response.end(body);
+  }
+
+  private notFound(response: ServerResponse, text: string): void {
+    this.page(response, 404, notFoundPage(this.settings.page_title, text));
+  }
+
+  private race(response: ServerResponse, path: string): void {
+    const id = /^\/races\/(\d{1,12})$/.exec(path)?.[1];
+    if (id === undefined) {
+      if (/^\/races\/[^/]+$/.test(path)) {
+        return this.page(
+          response,
+          400,
+          notFoundPage(this.settings.page_title, 'A race is named by its number, as in /races/12.'),
+        );
+      }
+      return this.notFound(response, 'There is no page here.');
+    }
+    const number = Number(id);
+    const live = this.app.races.current();
+    const race = live?.id === number ? live : this.app.store.races.get(number);
+    if (race === undefined) return this.notFound(response, `There is no race ${number}.`);
+    this.page(response, 200, racePage(publicRace(race, true), this.settings.page_title));
+  }
+
+  private overlay(response: ServerResponse, query: URLSearchParams): void {
+    // OBS users type these by hand: anything unreadable falls back to the default, never an error page on stream.
+    const rowsText = query.get('rows') ?? '';
+    const rows = /^\d{1,3}$/.test(rowsText)
+      ? Math.min(MAX_OVERLAY_ROWS, Math.max(1, Number(rowsText)))
+      : DEFAULT_OVERLAY_ROWS;
+    const theme = query.get('theme') === 'light' ? 'light' : 'dark';
+    const showTitle = !['0', 'false', 'no', 'off'].includes((query.get('title') ?? '').toLowerCase());
+    const live = this.app.races.current();
+    const race = live === undefined ? null : publicRace(live, false);
+    const html = overlayPage(race, { rows, showTitle, theme });
+    // A browser source may be embedded in other streaming tools' frames.
+    this.page(response, 200, html, { 'content-security-policy': CONTENT_SECURITY_POLICY });
+  }
+
+  private asset(request: IncomingMessage, response: ServerResponse, name: string): void {
+    const asset = this.assets.get(name);
+    if (asset === undefined) return this.notFound(response, 'There is no such file.');
+    const headers = {
+      'content-type': asset.type,
+      etag: asset.etag,
+      'cache-control': 'no-cache',
+      'x-content-type-options': 'nosniff',
+    };
+    if (request.headers['if-none-match'] === asset.etag) {
+      response.writeHead(304, headers);
+      response.end();
+      return;
+    }
+    response.writeHead(200, { ...headers, 'content-length': asset.body.length });
+    response.end(asset.body);
+  }
+}
