@@ -132,12 +132,15 @@ describe('GET /live', () => {
     expect(reader.named('countdown')).toEqual([{ seconds: 1, raceId: race.id }]);
     expect(reader.named('go')).toEqual([{ raceId: race.id }]);
 
-    // Bravo goes three maps ahead in one burst: three splits, far fewer standings updates.
+    // Bravo goes three maps ahead in a burst: three splits, fewer standings updates.
+    const from = reader.events.length;
+    // Each map change is its own race update (a round trip apart), all within a quarter second.
     bravo.changeMap('sp_a1_intro2', 300, 300);
+    await barrier(bravo);
     bravo.changeMap('sp_a1_intro3', 310, 610);
+    await barrier(bravo);
     bravo.changeMap('sp_a1_intro4', 320, 930);
     await barrier(bravo);
-    const from = reader.events.length;
     const leading = await reader.next<{ race: PublicRace }>(
       'race',
       ({ race: view }) => view.entrants[0]?.name === 'Bravo' && view.entrants[0].map === 'sp_a1_intro4',
@@ -153,7 +156,10 @@ describe('GET /live', () => {
       ['Bravo', 'sp_a1_intro3', 310, 2],
       ['Bravo', 'sp_a1_intro4', 320, 3],
     ]);
-    void from;
+    // Three updates in a burst: the standings went out once or twice, not three times.
+    const burst = reader.events.slice(from);
+    const upToLeading = burst.slice(0, burst.findIndex((event) => event.data === leading) + 1);
+    expect(upToLeading.filter((event) => event.event === 'race').length).toBeLessThanOrEqual(2);
 
     bravo.finishSpeedrun('4:05.250');
     const finished = await reader.next<{ race: PublicRace }>(
@@ -166,6 +172,12 @@ describe('GET /live', () => {
     expect(ended.race.entrants.map((entrant) => entrant.status)).toEqual(['finished', 'dnf']);
     const recent = await reader.next<{ recent: Array<{ id: number; winner: { name: string } | null }> }>('races');
     expect(recent.recent[0]).toMatchObject({ id: race.id, winner: { name: 'Bravo' } });
+    // A page opened now still shows the race that just ended, until the next one opens.
+    const late = await live(app);
+    expect((await late.next<LiveSnapshot>('snapshot')).race).toMatchObject({ id: race.id, state: 'finished' });
+    await run(app, 'race open The next one');
+    const fresh = await live(app);
+    expect((await fresh.next<LiveSnapshot>('snapshot')).race).toMatchObject({ title: 'The next one', state: 'open' });
     // Many more race changes happened (ready, countdown, go, three splits, a finish, the end) than were sent.
     expect(reader.named('race').length).toBeLessThan(12);
   });

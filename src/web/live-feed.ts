@@ -62,6 +62,8 @@ export class LiveFeed {
   private pendingRace: RaceSnapshot | undefined;
   private lastRaceSentAt = 0;
   private recent: RaceSummary[] | undefined;
+  /** The race that ended last, shown (results and all) until the next one opens. */
+  private lastEnded: RaceSnapshot | undefined;
   private readonly unsubscribe: Array<() => void> = [];
   private readonly log: Logger;
   /** Viewers dropped for not reading, for /metrics. */
@@ -107,8 +109,10 @@ export class LiveFeed {
       bus.on('raceUpdated', ({ race }) => this.raceChanged(race)),
       bus.on('raceOpened', () => {
         this.recent = undefined;
+        this.lastEnded = undefined;
       }),
       bus.on('raceEnded', ({ race }) => {
+        this.lastEnded = race;
         this.raceChanged(race);
         this.recent = undefined;
         if (this.viewers.size > 0) this.queue('races', { recent: this.recentRaces() });
@@ -133,10 +137,15 @@ export class LiveFeed {
     this.viewers.clear();
   }
 
+  /** The race the pages show: the one open, counting down or running, else the last one, until the next opens. */
+  currentRace(): RaceSnapshot | undefined {
+    return this.options.app.races.current() ?? this.lastEnded;
+  }
+
   /** The whole picture, as the `snapshot` event and the home page have it. */
   snapshot(host: string | undefined): LiveSnapshot {
     const { app, settings } = this.options;
-    const race = app.races.current();
+    const race = this.currentRace();
     return {
       title: settings.page_title,
       connect: connectLine(settings.public_address, host, app.server.port),

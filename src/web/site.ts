@@ -121,8 +121,8 @@ export class PublicSite {
       : DEFAULT_OVERLAY_ROWS;
     const theme = query.get('theme') === 'light' ? 'light' : 'dark';
     const showTitle = !['0', 'false', 'no', 'off'].includes((query.get('title') ?? '').toLowerCase());
-    const live = this.app.races.current();
-    const race = live === undefined ? null : publicRace(live, false);
+    const current = this.feed.currentRace();
+    const race = current === undefined ? null : publicRace(current, false);
     const html = overlayPage(race, { rows, showTitle, theme });
     // A browser source may be embedded in other streaming tools' frames.
     this.page(response, 200, html, { 'content-security-policy': CONTENT_SECURITY_POLICY });

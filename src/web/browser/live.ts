@@ -16,13 +16,21 @@ function showStatus(state: 'connecting' | 'open' | 'closed', text: string): void
   status.textContent = text;
 }
 
-export function openLive(handlers: LiveHandlers): EventSource {
+/** After the server refused the stream (503: too many viewers) or it could not be opened at all. */
+const REOPEN_MS = 30_000;
+
+export function openLive(handlers: LiveHandlers): void {
   const source = new EventSource('/live');
   showStatus('connecting', 'Connecting…');
   source.addEventListener('open', () => showStatus('open', 'Live'));
   source.addEventListener('error', () => {
-    if (source.readyState === EventSource.CLOSED) showStatus('closed', 'Live updates stopped; reload to see changes.');
-    else showStatus('connecting', 'Reconnecting…');
+    if (source.readyState !== EventSource.CLOSED) {
+      showStatus('connecting', 'Reconnecting…');
+      return;
+    }
+    // The browser gives up on an answer other than a stream; try again later, as a person would.
+    showStatus('closed', 'Live updates paused; trying again shortly.');
+    setTimeout(() => openLive(handlers), REOPEN_MS);
   });
   for (const name of Object.keys(handlers) as LiveEventName[]) {
     const handle = handlers[name] as ((data: unknown) => void) | undefined;
@@ -34,7 +42,6 @@ export function openLive(handlers: LiveHandlers): EventSource {
       }
     });
   }
-  return source;
 }
 
 /**
