@@ -49,8 +49,6 @@ COPY --from=build /app/dist ./dist
 COPY package.json LICENSE ./
 COPY drizzle ./drizzle
 COPY examples ./examples
-# The public pages' stylesheet (their scripts are in dist/web).
-COPY src/web/static ./src/web/static
 
 # /data holds the SQLite database, /logs the log file; the config is mounted at /config.toml.
 # The built-in "node" user (uid 1000) runs the server: bind-mounted ./data and ./logs must be

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { cpSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -11,7 +12,10 @@ export default function buildOnce(): void {
   try {
     // The server's code, then the public pages' browser scripts (their own tsconfig: DOM types).
     for (const project of ['tsconfig.build.json', 'src/web/browser/tsconfig.json']) {
-      execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', project], { cwd: root, stdio: 'inherit' });
+      execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', project], {
+        cwd: root,
+        stdio: 'inherit',
+      });
     }
   } catch (error) {
     if (process.env.GHOSTING_ALLOW_TYPE_ERRORS !== '1') {
@@ -20,4 +24,6 @@ export default function buildOnce(): void {
       });
     }
   }
+  // As `npm run build` does: the pages' stylesheet goes beside their compiled code.
+  cpSync(`${root}/src/web/static`, `${root}/dist/web/static`, { recursive: true });
 }

@@ -248,7 +248,9 @@ describe('the public pages over HTTP', () => {
     const html = await home.text();
     expect(html).toContain('<code id="connect">ghost_connect ghost.example.org 53001</code>');
     expect(html).toContain('<title>Race &lt;night&gt;</title>');
-    expect(html).toContain('title="sp_a1_intro2">1 The Courtesy Call: Portal Carousel</td>');
+    expect(html).toContain(
+      'title="sp_a1_intro2"><span class="chapter">1 The Courtesy Call: </span>Portal Carousel</td>',
+    );
     expect(html).toContain('Bravo&lt;script&gt;');
     expect(html).not.toContain('Bravo<script>');
     expect(html).toMatch(/id="race-title">Live race</);

@@ -27,7 +27,11 @@ function sources(): Record<string, { path: string; type: string }> {
   const compiled = (name: string) => ({ path: join(ROOT, 'dist', 'web', name), type: JS });
   const chart = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
   return {
-    'style.css': { path: join(ROOT, 'src', 'web', 'static', 'style.css'), type: 'text/css; charset=utf-8' },
+    // Beside this module: src/web/static, or dist/web/static where the build copies it.
+    'style.css': {
+      path: fileURLToPath(new URL('./static/style.css', import.meta.url)),
+      type: 'text/css; charset=utf-8',
+    },
     'chart.umd.min.js': { path: chart, type: JS },
     'browser/home.js': compiled('browser/home.js'),
     'browser/race-page.js': compiled('browser/race-page.js'),

@@ -37,6 +37,8 @@ interface DocumentParts {
   main: string;
   /** Without the header and footer (the overlay). */
   bare?: boolean;
+  /** The `<main>` element's attributes (default: `id="main"`). */
+  mainAttributes?: string;
 }
 
 function document(parts: DocumentParts): string {
@@ -58,7 +60,7 @@ function document(parts: DocumentParts): string {
     '<!doctype html><html lang="en"><head><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">' +
     `<title>${escapeHtml(parts.title)}</title><link rel="stylesheet" href="/assets/style.css">${scripts}</head>` +
-    `<body class="${parts.bodyClass}">${header}<main id="main">${parts.main}</main>${footer}</body></html>`
+    `<body class="${parts.bodyClass}">${header}<main ${parts.mainAttributes ?? 'id="main"'}>${parts.main}</main>${footer}</body></html>`
   );
 }
 
@@ -122,7 +124,8 @@ export function overlayPage(race: PublicRace | null, options: OverlayOptions & {
     bodyClass: `overlay theme-${options.theme}`,
     scripts: ['/assets/browser/overlay.js'],
     bare: true,
-    main: `<div id="overlay" data-rows="${options.rows}" data-title="${options.showTitle ? 1 : 0}">${overlayContent(race, options)}</div>`,
+    mainAttributes: `id="overlay" data-rows="${options.rows}" data-title="${options.showTitle ? 1 : 0}"`,
+    main: overlayContent(race, options),
   });
 }
 

@@ -20,69 +20,97 @@ interface ChartDataset {
   data: ChartPoint[];
   borderColor: string;
   backgroundColor: string;
-  stepped: 'after';
+  stepped: 'before';
+  /** Per point: the finish is drawn bigger. */
+  pointRadius: number[];
 }
 interface ChartInstance {
   data: { datasets: ChartDataset[] };
+  options: { scales: { x: { title: { text: string } } } };
   update(mode?: string): void;
 }
-type ChartConstructor = new (canvas: HTMLCanvasElement, config: unknown) => ChartInstance;
+type ChartConstructor = (new (canvas: HTMLCanvasElement, config: unknown) => ChartInstance) & {
+  defaults: { color: string; borderColor: string };
+};
 
 const race = embedded<PublicRace>('race-data');
 const canvas = byId('race-chart') as HTMLCanvasElement | null;
 const ChartClass = (window as unknown as { Chart?: ChartConstructor }).Chart;
 
-/** Distinct, dark enough colours to read on white: the golden angle around the hue circle. */
-const colour = (index: number) => `hsl(${Math.round((index * 137.508) % 360)} 75% 38%)`;
+const dark = matchMedia('(prefers-color-scheme: dark)').matches;
+/** Distinct colours, dark on a light page and light on a dark one: the golden angle around the hue circle. */
+const colour = (index: number) => `hsl(${Math.round((index * 137.508) % 360)} 75% ${dark ? 68 : 38}%)`;
 
-const minutes = (ms: number) => ms / 60_000;
+/** The time axis counts seconds for a short race, minutes for a longer one. */
+interface TimeUnit {
+  ms: number;
+  name: string;
+}
+const SECONDS: TimeUnit = { ms: 1000, name: 'seconds since the go' };
+const MINUTES: TimeUnit = { ms: 60_000, name: 'minutes since the go' };
 
-function splitPoint(split: PublicSplit): ChartPoint {
-  return { x: minutes(split.elapsedMs), y: split.progress, label: mapText(split.toMap, split.toPlace) };
+/** The unit the chart is drawn in now (the tooltips read it). */
+let shownUnit = SECONDS;
+
+function unitFor(current: PublicRace): TimeUnit {
+  let longest = 0;
+  for (const entrant of current.entrants) {
+    longest = Math.max(longest, entrant.elapsedMs ?? 0, ...(entrant.splits ?? []).map((split) => split.elapsedMs));
+  }
+  shownUnit = longest < 120_000 ? SECONDS : MINUTES;
+  return shownUnit;
 }
 
-/** The top of the chart: the route's end, or one past the furthest anybody reached. */
-function finishHeight(current: PublicRace): number {
-  if (current.routeLength !== null) return current.routeLength;
-  let furthest = 0;
-  for (const entrant of current.entrants)
-    for (const split of entrant.splits ?? []) furthest = Math.max(furthest, split.progress);
-  return furthest + 1;
+function splitPoint(split: PublicSplit, unit: TimeUnit): ChartPoint {
+  return { x: split.elapsedMs / unit.ms, y: split.progress, label: mapText(split.toMap, split.toPlace) };
 }
 
-function points(entrant: PublicEntrant, current: PublicRace): ChartPoint[] {
+function points(entrant: PublicEntrant, unit: TimeUnit): ChartPoint[] {
   const line: ChartPoint[] = [{ x: 0, y: 0, label: 'the go' }];
-  for (const split of entrant.splits ?? []) line.push(splitPoint(split));
+  for (const split of entrant.splits ?? []) line.push(splitPoint(split, unit));
+  // The finish stays at the height the runner reached (a race need not go to the end of the
+  // route: a chapter, a category); the line simply ends there, on a bigger point.
   if (entrant.elapsedMs !== null && entrant.status === 'finished') {
-    line.push({ x: minutes(entrant.elapsedMs), y: finishHeight(current), label: `finished in ${entrant.time ?? ''}` });
+    const height = line[line.length - 1]!.y;
+    line.push({ x: entrant.elapsedMs / unit.ms, y: height, label: `finished in ${entrant.time ?? ''}` });
   }
   return line;
 }
 
-function datasets(current: PublicRace): ChartDataset[] {
+function datasets(current: PublicRace, unit: TimeUnit): ChartDataset[] {
   return current.entrants
     .filter((entrant) => entrant.status !== 'ready' && entrant.status !== 'not_ready')
-    .map((entrant, index) => ({
-      label: entrant.name,
-      data: points(entrant, current),
-      borderColor: colour(index),
-      backgroundColor: colour(index),
-      stepped: 'after' as const,
-    }));
+    .map((entrant, index) => {
+      const data = points(entrant, unit);
+      const finished = entrant.status === 'finished';
+      return {
+        label: entrant.name,
+        data,
+        borderColor: colour(index),
+        backgroundColor: colour(index),
+        stepped: 'before' as const,
+        pointRadius: data.map((_, at) => (finished && at === data.length - 1 ? 7 : 3)),
+      };
+    });
 }
 
 function drawChart(current: PublicRace): ChartInstance | undefined {
   if (canvas === null || ChartClass === undefined) return undefined;
+  // The chart's text and grid in the page's own colours (Chart.js's grey is too faint on dark).
+  const style = getComputedStyle(document.body);
+  ChartClass.defaults.color = style.color;
+  ChartClass.defaults.borderColor = style.getPropertyValue('--line').trim() || 'rgba(128, 128, 128, 0.3)';
+  const unit = unitFor(current);
   const chart = new ChartClass(canvas, {
     type: 'line',
-    data: { datasets: datasets(current) },
+    data: { datasets: datasets(current, unit) },
     options: {
       animation: false,
       responsive: true,
       maintainAspectRatio: false,
       parsing: false,
       scales: {
-        x: { type: 'linear', min: 0, title: { display: true, text: 'minutes since the go' } },
+        x: { type: 'linear', min: 0, title: { display: true, text: unit.name } },
         y: {
           type: 'linear',
           min: 0,
@@ -95,7 +123,7 @@ function drawChart(current: PublicRace): ChartInstance | undefined {
         tooltip: {
           callbacks: {
             label: (item: { dataset: ChartDataset; raw: ChartPoint }) =>
-              `${item.dataset.label}: ${item.raw.label} at ${formatClock(item.raw.x * 60_000)}`,
+              `${item.dataset.label}: ${item.raw.label} at ${formatClock(item.raw.x * shownUnit.ms)}`,
           },
         },
       },
@@ -120,7 +148,9 @@ if (race !== undefined) {
     if (state !== null) state.dataset.state = current.state;
     setText('race-state', STATE_TEXT[current.state]);
     if (chart !== undefined) {
-      chart.data.datasets = datasets(current);
+      const unit = unitFor(current);
+      chart.data.datasets = datasets(current, unit);
+      chart.options.scales.x.title.text = unit.name;
       chart.update('none');
     }
   });

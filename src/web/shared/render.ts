@@ -54,10 +54,12 @@ export function mapText(map: string, place: MapPlace | null): string {
   return map === '' ? '(menu)' : map;
 }
 
-/** A map as a table cell: the chapter and title, the raw name on hover. */
+/** A map as a table cell: the chapter and title (a phone shows only the title), the raw name on hover. */
 function mapCell(map: string, place: MapPlace | null, className = 'map'): string {
   const hover = map === '' ? '' : ` title="${escapeHtml(map)}"`;
-  return `<td class="${className}"${hover}>${escapeHtml(mapText(map, place))}</td>`;
+  if (place === null) return `<td class="${className}"${hover}>${escapeHtml(mapText(map, null))}</td>`;
+  const chapter = mapText(map, place).slice(0, -place.title.length);
+  return `<td class="${className}"${hover}><span class="chapter">${escapeHtml(chapter)}</span>${escapeHtml(place.title)}</td>`;
 }
 
 export const STATE_TEXT: Record<RaceState, string> = {
@@ -106,11 +108,9 @@ export function playersSection(players: readonly PublicPlayer[]): { players: str
   };
 }
 
-/** What the progress column says: the finish time, the map, or why the runner stopped. */
+/** What the progress column says of a runner who stopped. */
 function progressText(entrant: PublicEntrant): string {
-  if (entrant.status === 'forfeited') return 'forfeited';
-  if (entrant.status === 'dnf') return 'did not finish';
-  return mapText(entrant.map, entrant.mapPlace);
+  return entrant.status === 'forfeited' ? 'forfeited' : 'did not finish';
 }
 
 /** One standings row per entrant, in the order given (already standing order). */
@@ -124,7 +124,7 @@ export function standingsRows(entrants: readonly PublicEntrant[]): string {
         `<td class="position">${entrant.place ?? entrant.position}</td>` +
         `<th scope="row" class="name">${escapeHtml(entrant.name)}</th>` +
         `<td class="status">${STATUS_TEXT[entrant.status]}</td>` +
-        (entrant.status === 'finished' || entrant.status === 'forfeited' || entrant.status === 'dnf'
+        (entrant.status === 'forfeited' || entrant.status === 'dnf'
           ? `<td class="progress">${escapeHtml(progressText(entrant))}</td>`
           : mapCell(entrant.map, entrant.mapPlace, 'progress')) +
         `<td class="time">${escapeHtml(time)}</td><td class="gap">${escapeHtml(gap)}</td></tr>`
