@@ -263,6 +263,12 @@ describe('the public pages over HTTP', () => {
     expect(page).toContain('1 The Courtesy Call: Portal Carousel');
     for (const address of addresses) expect(page).not.toContain(address);
 
+    // Pages are rendered at most once a second, but a race page is never older than its race.
+    expect(page).toContain('id="race-state" data-state="running"');
+    await run(app, 'race end');
+    const ended = await (await get(app, `/races/${race.id}`)).text();
+    expect(ended).toContain('id="race-state" data-state="finished"');
+
     const overlay = await get(app, '/overlay?rows=1&theme=light&title=0');
     const overlayHtml = await overlay.text();
     expect(overlayHtml).toContain('class="overlay theme-light"');

@@ -66,6 +66,8 @@ export class LiveFeed {
   private lastEnded: RaceSnapshot | undefined;
   private readonly unsubscribe: Array<() => void> = [];
   private readonly log: Logger;
+  /** Goes up with every change to a race (pages rendered from an older one are stale). */
+  raceVersion = 0;
   /** Viewers dropped for not reading, for /metrics. */
   dropped = 0;
   /** Viewers refused because `max_live_viewers` were connected, for /metrics. */
@@ -108,6 +110,7 @@ export class LiveFeed {
       }),
       bus.on('raceUpdated', ({ race }) => this.raceChanged(race)),
       bus.on('raceOpened', () => {
+        this.raceVersion++;
         this.recent = undefined;
         this.lastEnded = undefined;
       }),
@@ -199,6 +202,7 @@ export class LiveFeed {
   }
 
   private raceChanged(race: RaceSnapshot): void {
+    this.raceVersion++;
     if (this.viewers.size === 0) return;
     this.pendingRace = race;
     if (this.raceTimer !== undefined) return;

@@ -15,6 +15,14 @@ import { homePage, notFoundPage, overlayPage, racePage } from './pages.js';
 import { publicRace } from './public-view.js';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
+/**
+ * A page is rendered at most this often (per Host and query): a flood of requests for `/` costs
+ * a lookup, not a render, so it cannot take the ghost tick's time. Pages update live anyway.
+ */
+const LIVE_PAGE_TTL_MS = 1000;
+/** A finished race never changes: its page is kept longer. */
+const FINISHED_PAGE_TTL_MS = 60_000;
+const MAX_CACHED_PAGES = 64;
 const MAX_OVERLAY_ROWS = 50;
 const DEFAULT_OVERLAY_ROWS = 8;
 
@@ -33,6 +41,7 @@ const PAGE_HEADERS = {
 export class PublicSite {
   readonly feed: LiveFeed;
   private readonly assets: Map<string, Asset>;
+  private readonly rendered = new Map<string, { until: number; status: number; body: Buffer }>();
 
   constructor(
     private readonly app: OperationsTarget,
@@ -72,15 +81,52 @@ export class PublicSite {
         allow: 'GET, HEAD',
       });
     }
-    if (path === '/') return this.page(response, 200, homePage(this.feed.snapshot(request.headers.host)));
-    if (path === '/live') return this.feed.connect(request, response);
+    if (path === '/') {
+      const host = request.headers.host;
+      return this.cached(response, `home ${host}`, LIVE_PAGE_TTL_MS, () => ({
+        status: 200,
+        html: homePage(this.feed.snapshot(host)),
+      }));
+    }
+    if (path === '/live') {
+      if (method === 'HEAD') {
+        response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' });
+        response.end();
+        return;
+      }
+      return this.feed.connect(request, response);
+    }
     if (path === '/overlay') return this.overlay(response, query);
     if (path.startsWith('/assets/')) return this.asset(request, response, path.slice('/assets/'.length));
     return this.race(response, path);
   }
 
+  /** Answers from a page rendered less than `ttlMs` ago under `key`, or renders it now. */
+  private cached(
+    response: ServerResponse,
+    key: string,
+    ttlMs: number,
+    render: () => { status: number; html: string; ttlMs?: number },
+    headers: Record<string, string> = {},
+  ): void {
+    const now = Date.now();
+    let entry = this.rendered.get(key);
+    if (entry === undefined || entry.until <= now) {
+      const page = render();
+      entry = { until: now + (page.ttlMs ?? ttlMs), status: page.status, body: Buffer.from(page.html, 'utf8') };
+      this.rendered.delete(key);
+      this.rendered.set(key, entry);
+      // Oldest first in a Map: whatever Host headers a client invents, the cache stays this small.
+      while (this.rendered.size > MAX_CACHED_PAGES) this.rendered.delete(this.rendered.keys().next().value!);
+    }
+    this.send(response, entry.status, entry.body, headers);
+  }
+
   private page(response: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
-    const body = Buffer.from(html, 'utf8');
+    this.send(response, status, Buffer.from(html, 'utf8'), headers);
+  }
+
+  private send(response: ServerResponse, status: number, body: Buffer, headers: Record<string, string>): void {
     response.writeHead(status, {
       ...PAGE_HEADERS,
       'content-security-policy': `${CONTENT_SECURITY_POLICY}; frame-ancestors 'none'`,
@@ -107,10 +153,20 @@ export class PublicSite {
       return this.notFound(response, 'There is no page here.');
     }
     const number = Number(id);
-    const live = this.app.races.current();
-    const race = live?.id === number ? live : this.app.store.races.get(number);
-    if (race === undefined) return this.notFound(response, `There is no race ${number}.`);
-    this.page(response, 200, racePage(publicRace(race, true), this.settings.page_title));
+    // Keyed by the race version too: a race page is never older than the race it shows.
+    this.cached(response, `race ${number} ${this.feed.raceVersion}`, LIVE_PAGE_TTL_MS, () => {
+      const live = this.app.races.current();
+      const race = live?.id === number ? live : this.app.store.races.get(number);
+      if (race === undefined) {
+        return { status: 404, html: notFoundPage(this.settings.page_title, `There is no race ${number}.`) };
+      }
+      const over = race.state === 'finished' || race.state === 'cancelled';
+      return {
+        status: 200,
+        html: racePage(publicRace(race, true), this.settings.page_title),
+        ...(over ? { ttlMs: FINISHED_PAGE_TTL_MS } : {}),
+      };
+    });
   }
 
   private overlay(response: ServerResponse, query: URLSearchParams): void {
@@ -121,11 +177,19 @@ export class PublicSite {
       : DEFAULT_OVERLAY_ROWS;
     const theme = query.get('theme') === 'light' ? 'light' : 'dark';
     const showTitle = !['0', 'false', 'no', 'off'].includes((query.get('title') ?? '').toLowerCase());
-    const current = this.feed.currentRace();
-    const race = current === undefined ? null : publicRace(current, false);
-    const html = overlayPage(race, { rows, showTitle, theme });
     // A browser source may be embedded in other streaming tools' frames.
-    this.page(response, 200, html, { 'content-security-policy': CONTENT_SECURITY_POLICY });
+    const frameable = { 'content-security-policy': CONTENT_SECURITY_POLICY };
+    this.cached(
+      response,
+      `overlay ${rows} ${theme} ${showTitle}`,
+      LIVE_PAGE_TTL_MS,
+      () => {
+        const current = this.feed.currentRace();
+        const race = current === undefined ? null : publicRace(current, false);
+        return { status: 200, html: overlayPage(race, { rows, showTitle, theme }) };
+      },
+      frameable,
+    );
   }
 
   private asset(request: IncomingMessage, response: ServerResponse, name: string): void {

@@ -156,17 +156,24 @@ if (race !== undefined) {
   });
   const live = current.state !== 'finished' && current.state !== 'cancelled';
   if (live) {
+    const update = (next: PublicRace) => {
+      if (next.id !== current.id) return;
+      // Live races come without splits: keep the ones this page has, by runner.
+      const splits = new Map(current.entrants.map((entrant) => [entrant.name, entrant.splits ?? []]));
+      current = {
+        ...next,
+        entrants: next.entrants.map((entrant) => ({ ...entrant, splits: splits.get(entrant.name) ?? [] })),
+      };
+      clock.set(current);
+      redraw();
+    };
     openLive({
-      race({ race: update }) {
-        if (update.id !== current.id) return;
-        // The live event leaves splits out: keep the ones this page has, by runner.
-        const splits = new Map(current.entrants.map((entrant) => [entrant.name, entrant.splits ?? []]));
-        current = {
-          ...update,
-          entrants: update.entrants.map((entrant) => ({ ...entrant, splits: splits.get(entrant.name) ?? [] })),
-        };
-        clock.set(current);
-        redraw();
+      // A (re)connection's snapshot has the race as it is now: it may have ended meanwhile.
+      snapshot({ race: now }) {
+        if (now !== null) update(now);
+      },
+      race({ race: next }) {
+        update(next);
       },
       split({ raceId, name, split }) {
         if (raceId !== current.id) return;
