@@ -100,6 +100,23 @@ describe('GET /live', () => {
     void watcher;
   });
 
+  it('never sends a new viewer events older than its snapshot', async () => {
+    const app = await startApp();
+    const first = await live(app);
+    await first.next('snapshot');
+    // Queued for the next batch (a quarter second away) when the second viewer arrives.
+    app.server.bus.emit('serverMessage', { text: 'before' });
+    const second = await live(app);
+    await second.next('snapshot');
+    app.server.bus.emit('serverMessage', { text: 'after' });
+    await second.next('message', (data: { text: string }) => data.text === 'after');
+    await first.next('message', (data: { text: string }) => data.text === 'after');
+    expect(first.named('message')).toEqual([{ text: 'before' }, { text: 'after' }]);
+    expect(second.named('message')).toEqual([{ text: 'after' }]);
+    const ids = second.events.map((event) => Number(event.id));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+  });
+
   it('carries chat only when [http] public_chat is on, and never chat commands', async () => {
     const quiet = await startApp();
     const talker = await join(quiet, 'Talker');

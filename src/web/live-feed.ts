@@ -6,7 +6,8 @@
  * - A bus listener only turns the event into its public JSON (shared/types.ts) and appends the
  *   encoded frame to a batch; nothing is written from inside the event.
  * - Every FLUSH_MS the batch becomes one Buffer, written as is to every viewer (one write per
- *   viewer per batch, no copy per viewer).
+ *   viewer per batch, no copy per viewer), WRITE_SLICE viewers at a time with the event loop
+ *   free in between, so that the tick never waits behind hundreds of socket writes.
  * - Race changes come many a second in a big race: they are coalesced, and the last state is
  *   always sent (at most one `race` event per RACE_INTERVAL_MS, longer for big races).
  * - A viewer that does not read (its unsent bytes over MAX_UNSENT_BYTES) is dropped, never
@@ -27,7 +28,9 @@ import { placeOf, publicPlayer, publicRace, publicSplit, publicSummary } from '.
 import type { LiveEventName, LiveEvents, LiveSnapshot, RaceSummary } from './shared/types.js';
 import { connectLine } from './connect-line.js';
 
-export const FLUSH_MS = 100;
+export const FLUSH_MS = 250;
+/** Viewers written to in one turn of the event loop. */
+export const WRITE_SLICE = 50;
 export const RACE_INTERVAL_MS = 250;
 /** A viewer this far behind is dropped: about ten seconds of a busy server's events. */
 export const MAX_UNSENT_BYTES = 1024 * 1024;
@@ -38,6 +41,14 @@ const RETRY_MS = 3000;
 
 interface Viewer {
   response: ServerResponse;
+  /** The id of its snapshot: batches of older events (queued before it came) are not for it. */
+  since: number;
+}
+
+/** A batch on its way out: its bytes and the id of its last event (heartbeats: Infinity). */
+interface Outgoing {
+  body: Buffer;
+  lastId: number;
 }
 
 export interface LiveFeedOptions {
@@ -55,6 +66,8 @@ export function raceInterval(entrants: number): number {
 export class LiveFeed {
   private readonly viewers = new Set<Viewer>();
   private readonly pending: string[] = [];
+  private readonly outbox: Outgoing[] = [];
+  private sending = false;
   private nextId = 1;
   private flushTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -136,6 +149,7 @@ export class LiveFeed {
     clearTimeout(this.flushTimer);
     clearTimeout(this.raceTimer);
     this.flushTimer = this.raceTimer = undefined;
+    this.outbox.length = 0;
     for (const viewer of this.viewers) viewer.response.end();
     this.viewers.clear();
   }
@@ -183,12 +197,15 @@ export class LiveFeed {
       'x-content-type-options': 'nosniff',
     });
     request.socket.setNoDelay(true);
-    const viewer: Viewer = { response };
+    // Events already queued happened before this snapshot: they go out without this viewer.
+    this.flush();
+    const snapshot = this.frame('snapshot', this.snapshot(request.headers.host));
+    const viewer: Viewer = { response, since: this.nextId - 1 };
     this.viewers.add(viewer);
     const remove = () => this.viewers.delete(viewer);
     response.on('close', remove);
     response.on('error', remove);
-    response.write(`retry: ${RETRY_MS}\n${this.frame('snapshot', this.snapshot(request.headers.host))}`);
+    response.write(`retry: ${RETRY_MS}\n${snapshot}`);
   }
 
   private frame<E extends LiveEventName>(event: E, data: LiveEvents[E]): string {
@@ -218,24 +235,47 @@ export class LiveFeed {
   }
 
   private flush(): void {
+    clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (this.pending.length === 0) return;
-    const batch = Buffer.from(this.pending.join(''), 'utf8');
+    const body = Buffer.from(this.pending.join(''), 'utf8');
     this.pending.length = 0;
-    this.send(batch);
+    this.send({ body, lastId: this.nextId - 1 });
   }
 
   private heartbeat(): void {
-    if (this.viewers.size > 0) this.send(Buffer.from(': keep-alive\n\n'));
+    if (this.viewers.size > 0) this.send({ body: Buffer.from(': keep-alive\n\n'), lastId: Infinity });
   }
 
-  private send(chunk: Buffer): void {
-    for (const viewer of this.viewers) {
-      const { response } = viewer;
-      response.write(chunk);
-      // Checked after the write, so a viewer is never more than one batch over the limit.
-      if (response.writableLength > MAX_UNSENT_BYTES) this.drop(viewer);
+  /** Queues a batch; batches go out one after the other, in order, to every viewer. */
+  private send(outgoing: Outgoing): void {
+    this.outbox.push(outgoing);
+    if (!this.sending) this.writeNext();
+  }
+
+  private writeNext(): void {
+    const outgoing = this.outbox.shift();
+    if (outgoing === undefined) {
+      this.sending = false;
+      return;
     }
+    this.sending = true;
+    const targets = [...this.viewers];
+    let index = 0;
+    const slice = () => {
+      const end = Math.min(index + WRITE_SLICE, targets.length);
+      for (; index < end; index++) {
+        const viewer = targets[index]!;
+        if (!this.viewers.has(viewer) || outgoing.lastId <= viewer.since) continue;
+        const { response } = viewer;
+        response.write(outgoing.body);
+        // Checked after the write, so a viewer is never more than one batch over the limit.
+        if (response.writableLength > MAX_UNSENT_BYTES) this.drop(viewer);
+      }
+      if (index < targets.length) setImmediate(slice);
+      else this.writeNext();
+    };
+    slice();
   }
 
   private drop(viewer: Viewer): void {
