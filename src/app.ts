@@ -130,10 +130,12 @@ export function createApp(options: AppOptions): App {
   const commands = createAdminRegistry(context, {
     audit(entry) {
       const action = describeAudit(entry);
-      log.info({ actor: entry.invoker.name, source: entry.invoker.source, action }, 'admin action');
+      // The audit log names SAR's chat "game": where the player was, not how they typed it.
+      const source = entry.invoker.source === 'chat' ? 'game' : entry.invoker.source;
+      log.info({ actor: entry.invoker.name, source, action }, 'admin action');
       void store.audit.record({
         actor: entry.invoker.name,
-        source: entry.invoker.source,
+        source,
         action,
         detail: entry.result.text,
       });

@@ -604,8 +604,8 @@ describe('admin commands on real clients', () => {
       'usage: /results [race]',
       'Final standings of a race with times (default: the latest that ended)',
     ]);
-    expect(await serverLines('/kick')).toEqual(['"kick" commands need moderator permission']);
-    expect(await serverLines('/help kick')).toEqual(['"kick" needs moderator permission']);
+    expect(await serverLines('/kick')).toEqual(['Not allowed: "kick" commands need moderator permission.']);
+    expect(await serverLines('/help kick')).toEqual(['Not allowed: "kick" needs moderator permission.']);
   });
 
   it('every failure carries the code docs/errors.md gives it, and docs/errors.md names every code', async () => {

@@ -156,7 +156,7 @@ describe('examples/auto-countdown.ts', () => {
     const app = await startExample('auto-countdown.ts');
     const alice = await join(app, 'Alice');
     alice.sendMessage('/autocountdown mp_coop_start 1 3');
-    await alice.waitFor(isServerMessage('"autocountdown" needs moderator permission'));
+    await alice.waitFor(isServerMessage('Not allowed: "autocountdown" needs moderator permission.'));
 
     expect(await app.commands.execute('autocountdown mp_coop_start 1 3', CONSOLE_INVOKER)).toEqual({
       ok: true,

@@ -225,7 +225,7 @@ describe('hooks', () => {
     alice.changeMap('sp_a2_laser_intro');
     await until(() => first.store.pluginData.get('Gatekeeper', 'maps') !== undefined);
     alice.sendMessage('/seen');
-    await alice.waitFor(serverMessage('"seen" needs moderator permission'));
+    await alice.waitFor(serverMessage('Not allowed: "seen" needs moderator permission.'));
     await first.stop('restart');
 
     const second = await startApp(['./gatekeeper.ts'], { database });

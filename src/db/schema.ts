@@ -6,14 +6,15 @@
  * Times are stored as integer milliseconds since the epoch (drizzle maps them to Date).
  */
 import { sql } from 'drizzle-orm';
-import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import type { EntrantStatus, RaceKind, RaceState, RouteId } from '../races/types.js';
 
 export const WHITELIST_KINDS = ['name', 'ip'] as const;
 export type WhitelistKind = (typeof WHITELIST_KINDS)[number];
 
 // Kept as a TypeScript-only enum (no CHECK in the database) so adding a source needs no migration.
-export const AUDIT_SOURCES = ['console', 'discord', 'plugin', 'http', 'chat'] as const;
+/** Where an audited command came from; `game` is SAR's chat (older rows say `chat`). */
+export const AUDIT_SOURCES = ['console', 'discord', 'plugin', 'http', 'game', 'chat'] as const;
 export type AuditSource = (typeof AUDIT_SOURCES)[number];
 
 /** A ban matches a player by IP or by name; expires_at NULL means permanent. */
@@ -202,3 +203,38 @@ export const pluginData = sqliteTable(
   },
   (table) => [uniqueIndex('plugin_data_key_idx').on(table.plugin, table.key)],
 );
+
+/**
+ * A SAR name linked to a Discord member (src/identity): one owner per name (exact,
+ * case-sensitive, like bans), several names per member.
+ */
+export const playerLinks = sqliteTable(
+  'player_links',
+  {
+    name: text('name').primaryKey(),
+    discordId: text('discord_id').notNull(),
+    /** The member's Discord name when they linked it, for display. */
+    discordName: text('discord_name').notNull(),
+    linkedAt: integer('linked_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (table) => [index('player_links_discord_idx').on(table.discordId)],
+);
+
+/** The addresses a linked name is confirmed from: the one `/link` was typed from, and those the owner confirmed. */
+export const linkAddresses = sqliteTable(
+  'link_addresses',
+  {
+    name: text('name').notNull(),
+    address: text('address').notNull(),
+    confirmedAt: integer('confirmed_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.name, table.address] })],
+);
+
+/** A banned Discord member: every name linked to them is refused, and they cannot link another. */
+export const memberBans = sqliteTable('member_bans', {
+  discordId: text('discord_id').primaryKey(),
+  reason: text('reason'),
+  createdBy: text('created_by').notNull(),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+});

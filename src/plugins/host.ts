@@ -21,14 +21,21 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AdminContext } from '../commands/context.js';
-import { fail, ok, type CommandRegistry, type CommandResult, type Invoker } from '../commands/registry.js';
+import {
+  fail,
+  ok,
+  type CommandRegistry,
+  type CommandResult,
+  type Invoker,
+  type Permission,
+} from '../commands/registry.js';
 import type { PluginSettings } from '../config.js';
 import type { Store } from '../db/database.js';
 import { pluginArguments, pluginParameters, type ClientInfo, type EventName } from '../events.js';
 import type { GhostServer } from '../ghost/server.js';
 import type { Logger } from '../logger.js';
 import type { RaceSnapshot } from '../races/types.js';
-import { printable } from '../text/printable.js';
+import { oneLine, printable } from '../text/printable.js';
 import { containMicrotasks, outsidePlugins, outsidePluginsView, runAsPlugin, type PluginScope } from './containment.js';
 import { checkPluginName, kindOf, readChat, readGate } from './decisions.js';
 import { loadPluginClasses, PluginLoadError } from './loader.js';
@@ -88,7 +95,17 @@ export interface PluginHostOptions {
   commands: CommandRegistry<AdminContext>;
   store: Store;
   logger: Logger;
+  /**
+   * The level a player's chat commands run at: a linked, confirmed player's Discord level
+   * (src/identity); without it, or when it fails or is slow, everyone's. Asked per command.
+   */
+  chatPermission?: (client: ClientInfo) => Promise<Permission> | Permission;
+  /** Told when a player's chat command was refused for its level (to ask a linked owner to confirm, say). */
+  onChatForbidden?: (client: ClientInfo, command: string) => string | undefined;
 }
+
+/** How long a chat command waits for the player's level (Discord may be slow) before running as everyone's. */
+const CHAT_PERMISSION_TIMEOUT_MS = 2000;
 
 class HookTimeout extends Error {}
 
@@ -480,16 +497,9 @@ export class PluginHost {
     const prefix = this.options.settings.command_prefix;
     if (prefix === '' || !text.startsWith(prefix) || text.trim() === prefix) return ALLOW;
     const line = text.slice(prefix.length);
-    const invoker: Invoker = {
-      source: 'chat',
-      name: client.name,
-      permission: 'everyone',
-      clientId: client.id,
-      prefix,
-    };
     const commandName = line.trim().split(/\s+/)[0] ?? '';
-    const answered = this.options.commands
-      .execute(line, invoker)
+    const answered = this.chatInvoker(client, prefix)
+      .then((invoker) => this.options.commands.execute(line, invoker))
       .catch((error: unknown): CommandResult => {
         this.log.error({ err: error }, 'chat command failed');
         return fail('internal', 'that command failed');
@@ -498,12 +508,44 @@ export class PluginHost {
         let reply = result.text;
         if (!result.ok && result.code === 'unknown_command')
           reply = `Unknown command ${prefix}${commandName}. Type ${prefix}help for the list.`;
+        if (!result.ok && result.code === 'forbidden') reply = this.chatForbidden(client, line, result.text);
         // SAR prints one line per message.
         for (const part of reply.split('\n').filter((piece) => piece.trim() !== ''))
           this.options.server.sendServerMessage(client.id, part);
       });
     await withTimeout(answered, this.options.settings.hook_timeout_ms).catch(() => undefined);
     return DROP;
+  }
+
+  /** Who a chat command runs as: the player, at the level `chatPermission` gives (everyone's if it fails). */
+  private async chatInvoker(client: ClientInfo, prefix: string): Promise<Invoker> {
+    let permission: Permission = 'everyone';
+    const resolve = this.options.chatPermission;
+    if (resolve !== undefined) {
+      try {
+        permission = await withTimeout(resolve(client), CHAT_PERMISSION_TIMEOUT_MS);
+      } catch (error) {
+        // Fail closed: a player whose level cannot be read now runs as everyone.
+        this.log.warn(
+          { err: error, player: client.name },
+          'chat command runs as everyone: the player level is unavailable',
+        );
+      }
+    }
+    return { source: 'chat', name: client.name, permission, clientId: client.id, prefix };
+  }
+
+  /** A chat command refused for the player's level: "not allowed", and the attempt goes to the audit log. */
+  private chatForbidden(client: ClientInfo, line: string, why: string): string {
+    void this.options.store.audit.record({
+      actor: client.name,
+      source: 'game',
+      action: `refused: ${oneLine`${line.trim()}`.slice(0, 200)}`,
+      detail: why,
+    });
+    this.log.info({ player: client.name, command: line.trim().slice(0, 200) }, 'chat command not allowed');
+    const extra = this.options.onChatForbidden?.(client, line);
+    return [`Not allowed: ${why}.`, ...(extra === undefined ? [] : [extra])].join('\n');
   }
 
   /** Asks each plugin's beforeConnect, beforeRaceStart or beforeCountdown; the first refusal (or failure) wins. */
