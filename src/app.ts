@@ -15,6 +15,9 @@ import { PluginHost } from './plugins/host.js';
 import { OperationsServer } from './http/server.js';
 import type { Plugin } from './plugins/plugin.js';
 import { DiscordBridge } from './discord/bridge.js';
+import { Identity, type Clock } from './identity/identity.js';
+import { identityCommands } from './identity/commands.js';
+import { IdentityInGame } from './identity/game.js';
 import type { ClientOptions } from 'discord.js';
 
 export interface App {
@@ -26,6 +29,8 @@ export interface App {
   readonly plugins: PluginHost;
   /** The race that is open or running, and its commands' engine. */
   readonly races: RaceDirector;
+  /** SAR names linked to Discord members: codes, links, confirmations (src/identity). */
+  readonly identity: Identity;
   /** /healthz, /metrics and the management API (`[http]`, off by default). */
   readonly http: OperationsServer;
   /**
@@ -50,6 +55,8 @@ export interface AppOptions {
   configDirectory?: string;
   /** Log lines the log file could not take (the entry point passes its logger's count; for /metrics). */
   droppedLogLines?: () => number;
+  /** The identity service's clock (link codes, rate limits, confirmation time-outs); tests move one by hand. */
+  clock?: Clock;
 }
 
 /** Opens the database (throws DatabaseError if it cannot) and wires everything up. */
@@ -67,8 +74,21 @@ export function createApp(options: AppOptions): App {
   server.addAdmissionCheck((request, address) => {
     const ban = store.bans.findActive(address, request.name);
     if (ban !== undefined) return { code: 'banned', reason: ban.reason ? `banned: ${ban.reason}` : 'banned' };
+    // A name linked to a banned Discord member: renaming to another of their names does not help.
+    const owner = store.identity.memberOf(request.name);
+    const memberBan = owner === undefined ? undefined : store.identity.memberBan(owner.discordId);
+    if (memberBan !== undefined)
+      return { code: 'banned', reason: memberBan.reason ? `banned: ${memberBan.reason}` : 'banned' };
     if (!store.whitelist.allows(request.name, address)) return { code: 'not_whitelisted', reason: 'not whitelisted' };
     return undefined;
+  });
+
+  const identity = new Identity({
+    store,
+    server,
+    settings: config.identity,
+    logger,
+    ...(options.clock !== undefined ? { clock: options.clock } : {}),
   });
 
   const races = new RaceDirector({
@@ -78,6 +98,15 @@ export function createApp(options: AppOptions): App {
     defaultCountdown: config.countdown.delay,
     logger,
   });
+  // Protected names wait for their owner; chat commands run at the player's Discord level.
+  const identityInGame = new IdentityInGame({
+    identity,
+    server,
+    bus: server.bus,
+    confirmTimeoutSeconds: config.identity.confirm_timeout_s,
+    logger,
+  });
+  races.setEntryCheck((clientId) => identityInGame.entryBarrier(clientId));
 
   const countdown: CountdownSettings = {
     delay: config.countdown.delay,
@@ -97,6 +126,8 @@ export function createApp(options: AppOptions): App {
     // A race still running is ended first (its finishers kept), while clients and Discord still
     // hear about it; then Discord, HTTP, the server, plugins, and the database last.
     races.stop();
+    identity.stop();
+    identityInGame.stop();
     stopping ??= discord
       .flush()
       .catch(() => undefined)
@@ -125,6 +156,7 @@ export function createApp(options: AppOptions): App {
     store,
     countdown,
     races,
+    identity,
     requestStop: options.requestStop ?? ((reason) => void stop(reason)),
   };
   const commands = createAdminRegistry(context, {
@@ -144,6 +176,7 @@ export function createApp(options: AppOptions): App {
       log.error({ err: error, command }, 'command failed');
     },
   });
+  for (const definition of identityCommands) commands.register(definition);
   const plugins = new PluginHost({
     settings: config.plugins,
     configDirectory: options.configDirectory ?? process.cwd(),
@@ -152,6 +185,8 @@ export function createApp(options: AppOptions): App {
     commands,
     store,
     logger,
+    chatPermission: (client) => identity.levelOf(client.id),
+    onChatForbidden: (client) => identityInGame.forbidden(client),
   });
   const discord = new DiscordBridge({
     settings: config.discord,
@@ -161,6 +196,7 @@ export function createApp(options: AppOptions): App {
     store,
     logger,
     raceCardUpdateMs: config.races.card_update_ms,
+    identity,
     ...(options.discordClientOptions ? { clientOptions: options.discordClientOptions } : {}),
   });
   // The HTTP endpoint reports on all of the above, so it is made last.
@@ -170,5 +206,5 @@ export function createApp(options: AppOptions): App {
     config.http,
     logger,
   );
-  return { server, store, countdown, commands, discord, plugins, http, races, start, stop };
+  return { server, store, countdown, commands, discord, plugins, http, races, identity, start, stop };
 }

@@ -131,6 +131,12 @@ const httpSection = z.strictObject({
   live_heartbeat_ms: int(100, 600_000).default(15_000),
 });
 
+const identitySection = z.strictObject({
+  protect_linked_names: z.boolean().default(false),
+  confirm_timeout_s: int(10, 3600).default(120),
+  code_ttl_s: int(30, 3600).default(300),
+});
+
 const configSchema = z.strictObject({
   server: serverSection.default(serverSection.parse({})),
   timing: timingSection.default(timingSection.parse({})),
@@ -142,6 +148,7 @@ const configSchema = z.strictObject({
   discord: discordSection.default(discordSection.parse({})),
   plugins: pluginsSection.default(pluginsSection.parse({})),
   http: httpSection.default(httpSection.parse({})),
+  identity: identitySection.default(identitySection.parse({})),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -156,6 +163,7 @@ export type DatabaseSettings = Config['database'];
 export type DiscordSettings = Config['discord'];
 export type PluginSettings = Config['plugins'];
 export type HttpSettings = Config['http'];
+export type IdentitySettings = Config['identity'];
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';

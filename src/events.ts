@@ -25,6 +25,11 @@ export interface ClientInfo {
   spectator: boolean;
   tcpOnly: boolean;
   connectedAt: Date;
+  /**
+   * The Discord member this player is linked to (src/identity), when the name is linked and this
+   * address is confirmed for it; null otherwise. Never a link code.
+   */
+  discordId: string | null;
 }
 
 /** How plugins see an event: its key in `ServerEvent`, and the arguments of an `@on` method. */

@@ -562,7 +562,7 @@ describe('admin commands on real clients', () => {
     for (const name of ['ban name', 'ban ip', 'unban', 'stop', 'audit', 'whitelist on', 'countdown_set', 'disconnect'])
       expect(modHelp).not.toMatch(new RegExp(`^ {2}${name} `, 'm'));
     expect((await app.commands.run('help', { command: 'ban' }, moderator)).text).toMatch(
-      /^usage:\n {2}ban list +List active bans$/,
+      /^usage:\n {2}ban list +List active bans\n {2}ban member <member> \[reason\.\.\.\] +Ban a Discord member/,
     );
     expect(await app.commands.run('help', { command: 'stop' }, moderator)).toMatchObject({ code: 'forbidden' });
     const everyone: Invoker = { source: 'discord', name: 'member', permission: 'everyone' };
@@ -576,6 +576,10 @@ describe('admin commands on real clients', () => {
       'results [race]',
       'stats <player...>',
       'leaderboard [sp|coop|other]',
+      'link [code]',
+      'unlink [player...]',
+      'whois <player...>',
+      'profile [member]',
     ]);
   });
 
@@ -597,7 +601,7 @@ describe('admin commands on real clients', () => {
     const page = await serverLines('/help');
     expect(page.length).toBeLessThanOrEqual(4);
     expect(page).toEqual([
-      'Commands: /help, /status, /race, /ready, /unready, /forfeit, /results, /stats, /leaderboard',
+      'Commands: /help, /status, /race, /ready, /unready, /forfeit, /results, /stats, /leaderboard, /link',
       '/help <command> shows how to use one',
     ]);
     expect(await serverLines('/help results')).toEqual([

@@ -4,6 +4,9 @@
  * drops, refused IDENTIFYs and a wrong token. Everything on 127.0.0.1; every wait bounded.
  */
 import {
+  ActionRowBuilder,
+  ButtonBuilder,
+  ButtonStyle,
   ChannelType as DjsChannelType,
   Client,
   DiscordAPIError,
@@ -13,13 +16,19 @@ import {
   MessageFlags,
   PermissionFlagsBits,
   RESTEvents,
+  Routes,
   type ClientEvents,
   type ClientOptions,
   type Message,
 } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { DEFAULT_BOT_PERMISSIONS, DiscordEmulator, type DiscordEmulatorOptions } from './discord-emulator/index.js';
+import {
+  CallbackType,
+  DEFAULT_BOT_PERMISSIONS,
+  DiscordEmulator,
+  type DiscordEmulatorOptions,
+} from './discord-emulator/index.js';
 
 const TOKEN = 'emulated.bot.token';
 const GUILD = '900000000000000001';
@@ -535,5 +544,86 @@ describe('Discord emulator with the real discord.js Client', () => {
     // Only the next one: a new login works.
     const again = await connect(emulator);
     expect(again.user.id).toBe(emulator.botUser.id);
+  });
+
+  it('opens a DM with a member, sends there (403 50007 when their DMs are closed), and fetches members with roles', async () => {
+    const emulator = await startEmulator();
+    const client = await connect(emulator);
+    const dm = await client.users.createDM(BOB.id);
+    expect(dm.type).toBe(DjsChannelType.DM);
+    expect(dm.recipientId).toBe(BOB.id);
+    expect(emulator.dmChannelOf(BOB.id)).toBe(dm.id);
+    // The same channel the second time, as on Discord.
+    expect(
+      (await client.rest.post(Routes.userChannels(), { body: { recipient_id: BOB.id } })) as { id: string },
+    ).toMatchObject({
+      id: dm.id,
+    });
+    const sent = await dm.send({ content: 'psst', allowedMentions: { parse: [] } });
+    expect(sent.guildId).toBeNull();
+    expect(emulator.dmsWith(BOB.id).map((m) => m.content)).toEqual(['psst']);
+    expect(emulator.messagesIn(CHAT)).toEqual([]);
+
+    emulator.setDmsOpen(BOB.id, false);
+    await expect(dm.send('again')).rejects.toMatchObject({ code: 50007, status: 403 });
+    emulator.setDmsOpen(BOB.id, true);
+    await dm.send('open again');
+    await expect(client.users.createDM('900000000000000999')).rejects.toMatchObject({ code: 50033 });
+
+    const guild = client.guilds.cache.get(GUILD)!;
+    expect([...(await guild.members.fetch({ user: ALICE.id, force: true })).roles.cache.keys()]).toContain(MOD_ROLE);
+    emulator.setMemberRoles(ALICE.id, []);
+    const alice = await guild.members.fetch({ user: ALICE.id, force: true });
+    expect([...alice.roles.cache.keys()]).toEqual([GUILD]);
+    await expect(guild.members.fetch({ user: '900000000000000999', force: true })).rejects.toMatchObject({
+      code: 10007,
+    });
+  });
+
+  it('clicks buttons: UPDATE_MESSAGE edits the message, a deferred update is followed by an edit of @original', async () => {
+    const emulator = await startEmulator();
+    const client = await connect(emulator);
+    const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
+      new ButtonBuilder().setCustomId('yes').setLabel('Yes').setStyle(ButtonStyle.Success),
+      new ButtonBuilder().setCustomId('later').setLabel('Later').setStyle(ButtonStyle.Secondary),
+      new ButtonBuilder().setCustomId('off').setLabel('Off').setStyle(ButtonStyle.Secondary).setDisabled(true),
+    );
+    const dm = await client.users.createDM(BOB.id);
+    await dm.send({ content: 'Is it you?', components: [row] });
+    const chat = await chatChannel(client);
+    await chat.send({ content: 'Vote', components: [row] });
+    const clicks: Array<[string, string, string | null]> = [];
+    client.on(Events.InteractionCreate, (interaction) => {
+      void (async () => {
+        if (!interaction.isButton()) return;
+        clicks.push([interaction.customId, interaction.user.id, interaction.guildId]);
+        if (interaction.customId === 'yes') {
+          await interaction.update({ content: `Confirmed by ${interaction.user.username}`, components: [] });
+        } else {
+          await interaction.deferUpdate();
+          await interaction.editReply({ content: 'Later, then', components: [] });
+        }
+      })().catch(() => undefined);
+    });
+
+    const question = emulator.dmsWith(BOB.id)[0]!;
+    await expect(emulator.clickButton({ message: question, customId: 'off' })).rejects.toThrow(/no enabled button off/);
+    const yes = await emulator.clickButton({ message: question, customId: 'yes' });
+    expect(yes.callback?.type).toBe(CallbackType.UpdateMessage);
+    expect(yes.original?.id).toBe(question.id);
+    expect(question.content).toBe('Confirmed by bob');
+    expect(question.components).toEqual([]);
+    await expect(emulator.clickButton({ message: question, customId: 'yes' })).rejects.toThrow(/no enabled button yes/);
+
+    const vote = emulator.messagesIn(CHAT).find((m) => m.content === 'Vote')!;
+    const later = await emulator.clickButton({ message: vote, customId: 'later', user: ALICE });
+    expect(later.deferredUpdate).toBe(true);
+    expect(later.responses.map((r) => r.kind)).toEqual(['callback', 'edit']);
+    expect(vote.content).toBe('Later, then');
+    expect(vote.components).toEqual([]);
+    expect(clicks).toEqual([
+      ['yes', BOB.id, null],
+      ['later', ALICE.id, GUILD],
+    ]);
   });
 });

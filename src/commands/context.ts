@@ -6,6 +6,7 @@
 import type { Store } from '../db/database.js';
 import type { ClientInfo } from '../events.js';
 import type { GhostServer } from '../ghost/server.js';
+import type { Identity } from '../identity/identity.js';
 import type { RaceDirector } from '../races/director.js';
 import { oneLine, printable } from '../text/printable.js';
 import type { CommandRegistry } from './registry.js';
@@ -27,6 +28,8 @@ export interface AdminContext {
   countdown: CountdownSettings;
   /** The race that is open or running (src/races/director.ts). */
   races: RaceDirector;
+  /** SAR names linked to Discord members (src/identity/identity.ts). */
+  identity: Identity;
   /** Stops the whole process (the `stop` / `exit` commands). */
   requestStop(reason: string): void;
   /** The registry these commands live in (for `help`); set once it exists. */

@@ -41,6 +41,8 @@ export interface Invoker {
   clientId?: number;
   /** What the invoker types before a command name (`/` in SAR chat); help shows usage with it. */
   prefix?: string;
+  /** The Discord user id of who ran it, for commands run from Discord (`/link`, `/profile`). */
+  discordId?: string;
 }
 
 export const CONSOLE_INVOKER: Invoker = { source: 'console', name: 'console', permission: 'admin' };
@@ -57,8 +59,12 @@ export interface ArgumentSpec {
   min?: number;
   max?: number;
   description?: string;
-  /** Suggest connected players' names or ids where the front end can (Discord autocomplete). */
-  complete?: 'player-name' | 'player-id';
+  /**
+   * Suggest connected players' names or ids where the front end can (Discord autocomplete).
+   * `member` (on a word): a Discord member. Discord offers a user picker and passes the choice as
+   * the mention `<@id>`; elsewhere people type a mention, an id or a linked name.
+   */
+  complete?: 'player-name' | 'player-id' | 'member';
 }
 
 export type ArgumentValues = Record<string, string | number | undefined>;

@@ -24,6 +24,7 @@ import { createWhitelistStore, type WhitelistStore } from './whitelist.js';
 import { createGrantStore, type GrantStore } from './grants.js';
 import { createRaceHistory, type RaceHistory } from './races.js';
 import { createPluginDataStore, type PluginDataStore } from './plugin-data.js';
+import { createIdentityStore, type IdentityStore } from './identity.js';
 import { Writer, type WriteStats } from './writer.js';
 
 export { DatabaseError } from './errors.js';
@@ -31,6 +32,7 @@ export { MIGRATIONS_FOLDER } from './migrate.js';
 export type { Ban, BanStore, NewBan } from './bans.js';
 export type { WhitelistEntry, WhitelistKind, WhitelistStore } from './whitelist.js';
 export type { PluginDataStore } from './plugin-data.js';
+export type { IdentityStore, MemberLink } from './identity.js';
 export type { Grant, GrantStore, GrantSubject, PermissionLevel } from './grants.js';
 export { parseFinishTime, type LeaderboardRow, type PlayerStats, type RaceHistory, type RaceSummary } from './races.js';
 export { AUDIT_SOURCES, type AuditEntry, type AuditInput, type AuditLog, type AuditSource } from './audit.js';
@@ -57,6 +59,8 @@ export interface Store {
   /** Races, their entrants and splits (src/db/races.ts). */
   readonly races: RaceHistory;
   readonly pluginData: PluginDataStore;
+  /** SAR names linked to Discord members, their confirmed addresses, banned members (src/db/identity.ts). */
+  readonly identity: IdentityStore;
   /** `[database] backup_directory`: where copies named by a relative path go. */
   readonly backupDirectory: string;
   /** Writes waiting, committed, failed, refused; transactions run. */
@@ -124,6 +128,7 @@ export function openDatabase(path: string, options: DatabaseOptions = {}): Store
     grants: createGrantStore(reader, writer),
     races: createRaceHistory(reader, writer, options.logger),
     pluginData: createPluginDataStore(reader, writer),
+    identity: createIdentityStore(reader, writer),
     backupDirectory: options.backupDirectory ?? DEFAULT_BACKUP_DIRECTORY,
     get writes() {
       return writer.stats;

@@ -23,13 +23,16 @@
  * Names and argument types are checked by TypeScript on both sides (OperationName, ArgsOf,
  * ResultOf).
  */
-import { and, eq, gt, isNull, or, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, or, type SQL } from 'drizzle-orm';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Orm } from './connection.js';
 import {
   auditLog,
   bans,
   discordGrants,
+  linkAddresses,
+  memberBans,
+  playerLinks,
   pluginData,
   raceEntrants,
   races,
@@ -216,6 +219,80 @@ export const operations = {
 
   'pluginData.delete': (db: WriteSession, args: { plugin: string; key: string }) =>
     db.orm.delete(pluginData).where(pluginKey(args.plugin, args.key)).run().changes > 0,
+
+  /**
+   * Links a name to a member and confirms the address it was linked from. A name that changes
+   * owner forgets the addresses its earlier owner confirmed.
+   */
+  'identity.link': (
+    db: WriteSession,
+    args: { name: string; discordId: string; discordName: string; address: string; at: Date },
+  ) => {
+    const earlier = db.orm
+      .select({ discordId: playerLinks.discordId })
+      .from(playerLinks)
+      .where(eq(playerLinks.name, args.name))
+      .get();
+    if (earlier !== undefined && earlier.discordId !== args.discordId)
+      db.orm.delete(linkAddresses).where(eq(linkAddresses.name, args.name)).run();
+    const link = { discordId: args.discordId, discordName: args.discordName, linkedAt: args.at };
+    db.orm
+      .insert(playerLinks)
+      .values({ name: args.name, ...link })
+      .onConflictDoUpdate({ target: playerLinks.name, set: link })
+      .run();
+    db.orm
+      .insert(linkAddresses)
+      .values({ name: args.name, address: args.address, confirmedAt: args.at })
+      .onConflictDoNothing()
+      .run();
+  },
+
+  /** Forgets a link and its confirmed addresses; false if the name was not linked. */
+  'identity.unlink': (db: WriteSession, args: { name: string }) => {
+    db.orm.delete(linkAddresses).where(eq(linkAddresses.name, args.name)).run();
+    return db.orm.delete(playerLinks).where(eq(playerLinks.name, args.name)).run().changes > 0;
+  },
+
+  /** Forgets every link of a member; returns the names it had. */
+  'identity.unlinkMember': (db: WriteSession, args: { discordId: string }) => {
+    const names = db.orm
+      .select({ name: playerLinks.name })
+      .from(playerLinks)
+      .where(eq(playerLinks.discordId, args.discordId))
+      .orderBy(asc(playerLinks.name))
+      .all()
+      .map((row) => row.name);
+    if (names.length > 0) db.orm.delete(linkAddresses).where(inArray(linkAddresses.name, names)).run();
+    db.orm.delete(playerLinks).where(eq(playerLinks.discordId, args.discordId)).run();
+    return names;
+  },
+
+  /** Confirms an address for a linked name (nothing when the name is not linked); true if it was new. */
+  'identity.confirm': (db: WriteSession, args: { name: string; address: string; at: Date }) => {
+    const linked = db.orm
+      .select({ name: playerLinks.name })
+      .from(playerLinks)
+      .where(eq(playerLinks.name, args.name))
+      .get();
+    if (linked === undefined) return false;
+    return (
+      db.orm
+        .insert(linkAddresses)
+        .values({ name: args.name, address: args.address, confirmedAt: args.at })
+        .onConflictDoNothing()
+        .run().changes > 0
+    );
+  },
+
+  /** Bans a member, or replaces their ban's reason. */
+  'identity.banMember': (db: WriteSession, row: typeof memberBans.$inferInsert) => {
+    const set = { reason: row.reason ?? null, createdBy: row.createdBy, createdAt: row.createdAt };
+    db.orm.insert(memberBans).values(row).onConflictDoUpdate({ target: memberBans.discordId, set }).run();
+  },
+
+  'identity.unbanMember': (db: WriteSession, args: { discordId: string }) =>
+    db.orm.delete(memberBans).where(eq(memberBans.discordId, args.discordId)).run().changes > 0,
 
   /** The start-up probe: a real committed write, so a file that cannot be written stops start-up. */
   'settings.lastOpened': (db: WriteSession, args: { at: Date }) => {

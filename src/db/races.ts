@@ -91,7 +91,15 @@ export interface RaceHistory {
   latestEnded(): RaceSnapshot | undefined;
   /** A player's record; names compare exactly, as SAR names are case-sensitive. */
   stats(name: string): PlayerStats;
-  /** One row per player (their best finish on the route; null = unknown maps), best first. */
+  /**
+   * A Discord member's record: every name linked to them (player_links) counted together, a
+   * race once even if two of their names ran it. `name` is what the caller calls them.
+   */
+  memberStats(discordId: string, name: string): PlayerStats & { names: string[] };
+  /**
+   * One row per player (their best finish on the route; null = unknown maps), best first. The
+   * names linked to one Discord member are one player: their best finish under any of them.
+   */
   leaderboard(route: RouteId | null, limit?: number): LeaderboardRow[];
   /**
    * At start-up: ends the races a crash left open, counting down or running, and returns them as
@@ -307,14 +315,43 @@ const BEST_SQL = `
     WHERE e.name = ? AND e.finish_place IS NOT NULL
   ) WHERE nth = 1`;
 
+/** The names of a Discord member (`?`), read when the query runs: a link made later counts at once. */
+const MEMBER_NAMES = `(SELECT name FROM player_links WHERE discord_id = ?)`;
+
+/** As STATS_SQL; a race counts once even if two names of the member ran it. */
+const MEMBER_STATS_SQL = `
+  SELECT count(DISTINCT e.race_id) AS races,
+         count(DISTINCT CASE WHEN e.finish_place = 1 THEN e.race_id END) AS wins,
+         count(DISTINCT CASE WHEN e.finish_place IS NOT NULL THEN e.race_id END) AS finishes,
+         count(DISTINCT CASE WHEN e.status = 'forfeited' THEN e.race_id END) AS forfeits
+  FROM race_entrants e JOIN races r ON r.id = e.race_id
+  WHERE e.name IN ${MEMBER_NAMES} AND r.state IN ('running', 'finished')
+    AND e.status IN ('running', 'finished', 'forfeited', 'dnf')`;
+
+const MEMBER_BEST_SQL = `
+  SELECT route, finish_time, finish_time_ms, finish_elapsed_ms, race_id, finished_at FROM (
+    SELECT r.route, e.*, row_number() OVER (PARTITION BY r.route ORDER BY ${BEST_FIRST}) AS nth
+    FROM race_entrants e JOIN races r ON r.id = e.race_id
+    WHERE e.name IN ${MEMBER_NAMES} AND e.finish_place IS NOT NULL
+  ) WHERE nth = 1`;
+
+/** A linked name's player is its member ('m' + id), any other name's is itself ('n' + name). */
 const LEADERBOARD_SQL = `
   SELECT name, finish_time, finish_time_ms, finish_elapsed_ms, race_id, finished_at FROM (
-    SELECT e.*, row_number() OVER (PARTITION BY e.name ORDER BY ${BEST_FIRST}) AS nth
-    FROM races r JOIN race_entrants e ON e.race_id = r.id
+    SELECT e.*, row_number() OVER (
+      PARTITION BY coalesce('m' || l.discord_id, 'n' || e.name) ORDER BY ${BEST_FIRST}) AS nth
+    FROM races r JOIN race_entrants e ON e.race_id = r.id LEFT JOIN player_links l ON l.name = e.name
     WHERE r.route IS ? AND e.finish_place IS NOT NULL
   ) AS e WHERE nth = 1
   ORDER BY ${BEST_FIRST}
   LIMIT ?`;
+
+interface StatsCounts {
+  races: number;
+  wins: number;
+  finishes: number;
+  forfeits: number;
+}
 
 interface BestRow {
   route?: RouteId | null;
@@ -355,6 +392,9 @@ export function createRaceHistory(connection: Connection, writer: Writer, logger
   const statsQuery = sqlite.prepare(STATS_SQL);
   const bestQuery = sqlite.prepare(BEST_SQL);
   const leaderboardQuery = sqlite.prepare(LEADERBOARD_SQL);
+  const memberStatsQuery = sqlite.prepare(MEMBER_STATS_SQL);
+  const memberBestQuery = sqlite.prepare(MEMBER_BEST_SQL);
+  const memberNamesQuery = sqlite.prepare(`SELECT name FROM player_links WHERE discord_id = ? ORDER BY name`).pluck();
 
   /**
    * Races that have ended and have nothing waiting for the disk do not change any more, and
@@ -458,6 +498,13 @@ export function createRaceHistory(connection: Connection, writer: Writer, logger
     raceId: row.race_id,
     at: new Date(row.finished_at),
   });
+
+  /** Shipped routes first, in ROUTE_IDS order, then other maps. */
+  const bestByRoute = (rows: BestRow[]) => {
+    const best = rows.map((row) => ({ route: row.route ?? null, ...bestOf(row) }));
+    const order = (route: RouteId | null) => (route === null ? ROUTE_IDS.length : ROUTE_IDS.indexOf(route));
+    return best.sort((a, b) => order(a.route) - order(b.route));
+  };
 
   const history: RaceHistory = {
     nextId() {
@@ -586,13 +633,20 @@ export function createRaceHistory(connection: Connection, writer: Writer, logger
     },
 
     stats(name) {
-      return connection.read(() => {
-        const counts = statsQuery.get(name) as { races: number; wins: number; finishes: number; forfeits: number };
-        const best = (bestQuery.all(name) as BestRow[]).map((row) => ({ route: row.route ?? null, ...bestOf(row) }));
-        const order = (route: RouteId | null) => (route === null ? ROUTE_IDS.length : ROUTE_IDS.indexOf(route));
-        best.sort((a, b) => order(a.route) - order(b.route));
-        return { name, ...counts, best };
-      });
+      return connection.read(() => ({
+        name,
+        ...(statsQuery.get(name) as StatsCounts),
+        best: bestByRoute(bestQuery.all(name) as BestRow[]),
+      }));
+    },
+
+    memberStats(discordId, name) {
+      return connection.read(() => ({
+        name,
+        names: memberNamesQuery.all(discordId) as string[],
+        ...(memberStatsQuery.get(discordId) as StatsCounts),
+        best: bestByRoute(memberBestQuery.all(discordId) as BestRow[]),
+      }));
     },
 
     leaderboard(route, limit = DEFAULT_LEADERBOARD) {

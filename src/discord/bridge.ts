@@ -6,6 +6,10 @@
  *
  * With no DISCORD_TOKEN, or `[discord] enabled = false`, it logs one line and does nothing.
  *
+ * With the identity service, it is also how owners of linked names are asked (confirmation DMs,
+ * confirmations.ts) and how a linked player's Discord level is read (permissions.ts
+ * `MemberLevels`); while the bot is not logged in, asking fails and levels are `everyone`.
+ *
  * `state`, as `/healthz` shows it:
  * - `off`: not configured; `connecting`: logging in, or waiting to try again after a failed
  *   login (API unreachable, 5xx: 5 s doubling to 5 min between attempts);
@@ -31,10 +35,12 @@ import type { AdminContext } from '../commands/context.js';
 import type { CommandRegistry } from '../commands/registry.js';
 import type { Store } from '../db/database.js';
 import { ChatRelay } from './chat-relay.js';
+import { Confirmations, type IdentityHooks } from './confirmations.js';
 import { EventFeed } from './event-feed.js';
 import { NO_MENTIONS } from './format.js';
 import { describeError, isTransient, RestHealth } from './health.js';
 import { InteractionHandler } from './interactions.js';
+import { MemberLevels } from './permissions.js';
 import { DEFAULT_CARD_UPDATE_MS, RaceCards, rejectCardRateLimits } from './race-card.js';
 import { backoffDelay, DEFAULT_RETRY, formatDelay, type RetryTimings } from './retry.js';
 
@@ -55,6 +61,8 @@ export interface DiscordBridgeOptions {
   clientOptions?: DiscordClientOptions;
   /** `[races] card_update_ms`: at most one edit of a race card per this many ms (2000 by default). */
   raceCardUpdateMs?: number;
+  /** Linked names: the bridge asks their owners (DMs) and reads their levels for it. */
+  identity?: IdentityHooks;
 }
 
 /** How long stopping waits for the race cards' last edits. */
@@ -90,6 +98,8 @@ export class DiscordBridge {
   private feed: EventFeed | undefined;
   private cards: RaceCards | undefined;
   private interactions: InteractionHandler | undefined;
+  private confirmations: Confirmations | undefined;
+  private memberLevels: MemberLevels | undefined;
   private health: RestHealth | undefined;
   private readonly retry: RetryTimings;
   private readonly clientOptions: Partial<ClientOptions>;
@@ -157,12 +167,26 @@ export class DiscordBridge {
       retry: this.retry.rest,
       onError,
     });
+    const identity = this.options.identity;
+    if (identity !== undefined) {
+      this.confirmations = new Confirmations({ identity, logger: this.log, onError });
+      this.confirmations.register();
+      const levels = new MemberLevels({
+        grants: this.options.store.grants,
+        guild: () => (this.phase === 'ready' ? this.client?.guilds.cache.get(settings.guild_id) : undefined),
+        onFailure: (discordId, error) =>
+          this.log.info({ discordId, reason: describeError(error) }, 'cannot read a member level; counted as everyone'),
+      });
+      this.memberLevels = levels;
+      identity.setLevelResolver((discordId) => levels.level(discordId));
+    }
     this.interactions = new InteractionHandler({
       commands: this.options.commands,
       store: this.options.store,
       server,
       feed: this.feed,
       logger: this.log,
+      ...(this.confirmations !== undefined ? { confirmations: this.confirmations } : {}),
       onError,
     });
     this.connect();
@@ -171,6 +195,7 @@ export class DiscordBridge {
   /** One login attempt with a fresh client (a client whose login failed is destroyed). */
   private connect(): void {
     this.phase = 'connecting';
+    this.confirmations?.attach(undefined);
     const { settings, token } = this.options;
     const client = new Client({
       intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.MessageContent],
@@ -240,6 +265,7 @@ export class DiscordBridge {
     this.chat?.close();
     this.feed?.close();
     this.cards?.close();
+    this.closeIdentity();
     void client.destroy();
     this.log.error(`${reason}. Discord stays off until the server restarts; the ghost server carries on`);
   }
@@ -252,6 +278,7 @@ export class DiscordBridge {
       await Promise.all([this.chat?.attach(client), this.feed?.attach(client), this.registerCommands(client)]);
       if (this.client !== client || this.phase !== 'connecting') return;
       this.cards?.attach(this.feed?.eventsChannel);
+      this.confirmations?.attach(client);
       this.phase = 'ready';
       this.loginFailures = 0;
       this.log.info({ user: client.user.tag }, 'Discord bot ready');
@@ -315,8 +342,16 @@ export class DiscordBridge {
     this.chat?.close();
     this.feed?.close();
     this.cards?.close();
+    this.closeIdentity();
     const client = this.client;
     this.client = undefined;
     await client?.destroy();
+  }
+
+  /** Nobody can be asked and levels come from nowhere any more (stopped, or failed for good). */
+  private closeIdentity(): void {
+    this.confirmations?.close();
+    if (this.memberLevels !== undefined) this.options.identity?.setLevelResolver(undefined);
+    this.memberLevels?.clear();
   }
 }

@@ -3,8 +3,10 @@
  * level (permissions.ts), runs it through the same registry as the console, and replies.
  * Admin actions and errors are answered privately (ephemeral); results that concern everyone
  * (a ban) also go to the events channel. Denied attempts are written to the audit log too.
- * Plus /role, which manages the levels themselves. No reply can ping (`NO_MENTIONS`), and the
- * text of a reply (which holds player names) is shown literally (format.ts).
+ * Plus /role, which manages the levels themselves, and the buttons of confirmation DMs
+ * (confirmations.ts). A member argument arrives as a user option and is passed on as `<@id>`.
+ * No reply can ping (`NO_MENTIONS`), and the text of a reply (which holds player names) is shown
+ * literally (format.ts).
  */
 import {
   MessageFlags,
@@ -24,7 +26,8 @@ import { discordText, NO_MENTIONS, replyText } from './format.js';
 import { printable } from '../text/printable.js';
 import { discordInvoker } from './permissions.js';
 import { describeError } from './health.js';
-import { buildSlashCommands, optionName, type SlashCommandSet } from './slash-commands.js';
+import { buildSlashCommands, isMemberArgument, optionName, type SlashCommandSet } from './slash-commands.js';
+import type { Confirmations } from './confirmations.js';
 import { historyEmbed } from './race-render.js';
 
 const LEVELS: readonly PermissionLevel[] = ['admin', 'moderator', 'everyone'];
@@ -67,6 +70,8 @@ export interface InteractionHandlerOptions {
   server: GhostServer;
   feed: EventFeed;
   logger: Logger;
+  /** The Confirm / Deny buttons of confirmation DMs, when names can be confirmed. */
+  confirmations?: Confirmations;
   /** Told when answering fails (REST health). */
   onError(error: unknown): void;
 }
@@ -84,6 +89,8 @@ export class InteractionHandler {
       else if (interaction.isChatInputCommand()) {
         if (interaction.commandName === 'role') await this.role(interaction);
         else await this.command(interaction);
+      } else if (interaction.isButton()) {
+        await this.options.confirmations?.onButton(interaction);
       }
     } catch (error) {
       this.options.onError(error);
@@ -127,10 +134,12 @@ export class InteractionHandler {
     }
     const args: ArgumentValues = {};
     for (const argument of definition.arguments ?? []) {
-      const value =
-        argument.type === 'integer'
-          ? interaction.options.getInteger(optionName(argument))
-          : interaction.options.getString(optionName(argument));
+      let value: string | number | null;
+      if (isMemberArgument(argument)) {
+        const user = interaction.options.getUser(optionName(argument));
+        value = user === null ? null : `<@${user.id}>`;
+      } else if (argument.type === 'integer') value = interaction.options.getInteger(optionName(argument));
+      else value = interaction.options.getString(optionName(argument));
       if (value !== null) args[argument.name] = value;
     }
     const result = await commands.run(definition.name, args, invoker);

@@ -26,6 +26,8 @@ export class GhostClient implements ClientIdentity {
   readonly spectator: boolean;
   readonly tcpOnly: boolean;
   readonly connectedAt = new Date();
+  /** The linked Discord member, when this address is confirmed for the name (set by src/identity). */
+  discordId: string | null = null;
   /** When the other clients were told about this one (CONNECT broadcast), in performance.now() ms. */
   announcedAt = 0;
 
@@ -120,6 +122,7 @@ export class GhostClient implements ClientIdentity {
       spectator: this.spectator,
       tcpOnly: this.tcpOnly,
       connectedAt: this.connectedAt,
+      discordId: this.discordId,
     };
   }
 }

@@ -22,7 +22,7 @@ export type RefusalCode =
   | 'not_accepting_spectators'
   /** `[limits] max_clients` reached. */
   | 'server_full'
-  /** An active ban on the name or the address. */
+  /** An active ban on the name or the address, or the name is linked to a banned Discord member. */
   | 'banned'
   /** The whitelist is on and neither the name nor the address is on it. */
   | 'not_whitelisted'

@@ -31,6 +31,8 @@ export interface RosterOptions {
   stats: ServerStats;
   log: Logger;
   bus: EventBus;
+  /** The Discord member a name is linked to from this address, if any (GhostServer.setLinkedAccounts). */
+  linkedAccount?: (name: string, address: string) => string | undefined;
 }
 
 export class Roster {
@@ -78,6 +80,7 @@ export class Roster {
       { id, player: client.name, address, spectator: client.spectator, tcpOnly: client.tcpOnly, map: client.map },
       'client connected',
     );
+    client.discordId = this.options.linkedAccount?.(client.name, address) ?? null;
     this.options.bus.emit('clientConnected', { client: client.info() });
     return client;
   }

@@ -62,6 +62,7 @@ export class GhostServer {
   private readonly config: GhostServerOptions['config'];
   private readonly admission: Admission;
   private readonly roster: Roster;
+  private linkedAccount: ((name: string, address: string) => string | undefined) | undefined;
   private readonly broadcaster: Broadcaster;
   private readonly chat: ChatPipeline;
   private readonly countdown: Countdown;
@@ -83,7 +84,14 @@ export class GhostServer {
     const stats = this.stats;
     const rates = new PacketRatePolicy(config.limits);
 
-    this.roster = new Roster({ config, rates, stats, log, bus });
+    this.roster = new Roster({
+      config,
+      rates,
+      stats,
+      log,
+      bus,
+      linkedAccount: (name, address) => this.linkedAccount?.(name, address),
+    });
     const roster = this.roster;
     this.broadcaster = new Broadcaster({
       config,
@@ -244,6 +252,21 @@ export class GhostServer {
 
   // ---------------------------------------------------------------------------------------------
   // Public operations (the admin console, Discord and plugins build on these)
+
+  /**
+   * How a client's `discordId` is found (src/identity): asked once when it joins, and again for a
+   * name by `refreshLinkedAccounts` when its link changes.
+   */
+  setLinkedAccounts(resolve: ((name: string, address: string) => string | undefined) | undefined): void {
+    this.linkedAccount = resolve;
+  }
+
+  /** Recomputes `discordId` for the clients called `name` (after a link, an unlink, a confirmation). */
+  refreshLinkedAccounts(name: string): void {
+    for (const client of this.roster.clients.values()) {
+      if (client.name === name) client.discordId = this.linkedAccount?.(client.name, client.address) ?? null;
+    }
+  }
 
   listClients(): ClientInfo[] {
     return [...this.roster.clients.values()].map((client) => client.info());

@@ -4,6 +4,7 @@
  * players in game, and `results`, `stats`, `leaderboard` reading the race history.
  */
 import type { AdminContext } from '../commands/context.js';
+import type { PlayerStats } from '../db/database.js';
 import { fail, ok, type CommandDefinition, type Invoker } from '../commands/registry.js';
 import { oneLine, printable } from '../text/printable.js';
 import { ROUTES } from './routes.js';
@@ -135,18 +136,25 @@ export const raceCommands: Definition[] = [
   },
   {
     name: 'stats',
-    summary: "A player's races, wins and best time per route",
+    summary: "A player's races, wins and best time per route (of every name linked to the same Discord member)",
     arguments: [{ name: 'player', type: 'rest', complete: 'player-name' }],
     permission: 'everyone',
     run(context, args) {
-      const stats = context.store.races.stats(String(args.player));
-      if (stats.races === 0) return fail('not_found', oneLine`${String(args.player)} has not raced here yet`);
+      const player = String(args.player);
+      // A linked name counts every name of its member: the same person across renames.
+      const member = context.identity.memberOf(player);
+      const stats: PlayerStats & { names?: string[] } =
+        member === undefined
+          ? context.store.races.stats(player)
+          : context.store.races.memberStats(member.discordId, player);
+      if (stats.races === 0) return fail('not_found', oneLine`${player} has not raced here yet`);
       const best = stats.best.map(
         (entry) => `best ${routeName(entry.route)}: ${printable(entry.time)} (race ${entry.raceId})`,
       );
+      const names = stats.names !== undefined && stats.names.length > 1 ? oneLine` (as ${stats.names.join(', ')})` : '';
       return ok(
         [
-          oneLine`${stats.name}: ${stats.races} race${stats.races === 1 ? '' : 's'}, ${stats.wins} win${stats.wins === 1 ? '' : 's'}, ${stats.finishes} finished, ${stats.forfeits} forfeited`,
+          oneLine`${stats.name}${names}: ${stats.races} race${stats.races === 1 ? '' : 's'}, ${stats.wins} win${stats.wins === 1 ? '' : 's'}, ${stats.finishes} finished, ${stats.forfeits} forfeited`,
           ...best,
         ].join('\n'),
         { stats },

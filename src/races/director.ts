@@ -89,6 +89,7 @@ export class RaceDirector {
   private starting = false;
   private updateScheduled = false;
   private autoStartScheduled = false;
+  private entryCheck: ((clientId: number) => string | undefined) | undefined;
   private readonly unsubscribers: Array<() => void>;
 
   constructor(private readonly options: RaceDirectorOptions) {
@@ -112,6 +113,14 @@ export class RaceDirector {
   }
 
   /** The race that is open, counting down or running, if any. */
+  /**
+   * Who may enter a race: returns why a player may not (src/identity: a protected name not yet
+   * confirmed by its owner), or undefined. Checked at /ready and for a plain countdown's players.
+   */
+  setEntryCheck(check: ((clientId: number) => string | undefined) | undefined): void {
+    this.entryCheck = check;
+  }
+
   current(): RaceSnapshot | undefined {
     return this.race === undefined ? undefined : this.snapshotOf(this.race);
   }
@@ -216,6 +225,8 @@ export class RaceDirector {
     const race = this.race;
     if (race === undefined || race.kind !== 'race') return fail('refused', 'no race is open');
     if (race.state !== 'open') return fail('refused', `race ${race.id} has already started`);
+    const barred = this.entryCheck?.(clientId);
+    if (barred !== undefined) return fail('refused', barred);
     const existing = race.entrants.get(client.name);
     if (existing !== undefined && existing.clientId !== null && existing.clientId !== clientId) {
       return fail('conflict', oneLine`another player called ${client.name} is already entered`);
@@ -284,7 +295,7 @@ export class RaceDirector {
     const race = this.create('countdown', '', 'countdown');
     for (const id of countdown.clientIds) {
       const client = this.options.server.getClient(id);
-      if (client === undefined || client.spectator) continue;
+      if (client === undefined || client.spectator || this.entryCheck?.(id) !== undefined) continue;
       this.putEntrant(race, { ...blankEntrant(client), status: 'ready' });
     }
     this.beginCountdown(race, countdown.duration);
@@ -561,7 +572,10 @@ export class RaceDirector {
       this.autoStartScheduled = false;
       const race = this.race;
       if (race === undefined || race.kind !== 'race' || race.state !== 'open' || this.starting) return;
-      const players = this.options.server.listClients().filter((client) => !client.spectator);
+      // Who may not enter (an unconfirmed protected name) does not hold the start up either.
+      const players = this.options.server
+        .listClients()
+        .filter((client) => !client.spectator && this.entryCheck?.(client.id) === undefined);
       if (players.length < this.options.settings.min_entrants) return;
       const allReady = players.every((player) => {
         const entrant = race.entrants.get(player.name);

@@ -26,6 +26,7 @@ export const Intents = {
   Guilds: 1 << 0,
   GuildMembers: 1 << 1,
   GuildMessages: 1 << 9,
+  DirectMessages: 1 << 12,
   MessageContent: 1 << 15,
 } as const;
 

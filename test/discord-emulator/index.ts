@@ -1,7 +1,8 @@
 /**
  * A local Discord API emulator for tests: REST (server.ts, routes.ts) and gateway (gateway.ts) on
- * one 127.0.0.1 port, one guild (state.ts), interactions (interactions.ts), request recording,
- * fault injection and bounded waits. The real discord.js Client talks to it when given
+ * one 127.0.0.1 port, one guild (state.ts), the bot's DMs with its members, interactions
+ * (interactions.ts: slash commands, autocomplete, button clicks), request recording, fault
+ * injection and bounded waits. The real discord.js Client talks to it when given
  * `emulator.clientOptions()` (or at least `rest: { api: emulator.apiUrl }`).
  *
  *   const emulator = await DiscordEmulator.start({ botToken, channels: [{ id, name: 'chat' }] });
@@ -18,6 +19,7 @@ import {
   InteractionType,
   type AutocompleteChoice,
   type AutocompleteOptions,
+  type ClickButtonOptions,
   type InteractionExchange,
   type InvokeCommandOptions,
 } from './interactions.js';
@@ -50,9 +52,11 @@ import { Waiters } from './waiters.js';
 export { Intents, Op, type GatewayLogEntry } from './gateway.js';
 export {
   CallbackType,
+  ComponentType,
   InteractionExchange,
   type AutocompleteChoice,
   type AutocompleteOptions,
+  type ClickButtonOptions,
   type InteractionResponse,
   type InvokeCommandOptions,
   type OptionValue,
@@ -64,6 +68,7 @@ export {
   DEFAULT_EVERYONE_PERMISSIONS,
   Permissions,
   type ChannelInput,
+  type DmChannel,
   type MemberInput,
   type PermissionOverwriteInput,
   type RoleInput,
@@ -370,6 +375,56 @@ export class DiscordEmulator {
     this.waiters.notify();
   }
 
+  // ---- direct messages ----
+
+  /** The id of the bot's DM channel with a user, once the bot has opened it (POST /users/@me/channels). */
+  dmChannelOf(userId: string): string | undefined {
+    return [...this.state.dmChannels.values()].find((channel) => channel.recipientId === userId)?.id;
+  }
+
+  /** The messages in the bot's DM with a user, oldest first (none before the DM was opened). */
+  dmsWith(userId: string): StoredMessage[] {
+    const channelId = this.dmChannelOf(userId);
+    return channelId === undefined ? [] : this.messagesIn(channelId);
+  }
+
+  /** Waits for a message in the bot's DM with a user matching the predicate; already-sent ones count. */
+  waitForDm(
+    userId: string,
+    predicate: (message: StoredMessage) => boolean = () => true,
+    timeoutMs = DEFAULT_TIMEOUT_MS,
+  ): Promise<StoredMessage> {
+    return this.waiters.waitFor(() => this.dmsWith(userId).find(predicate), timeoutMs, `a DM to ${userId}`);
+  }
+
+  /**
+   * A member turns direct messages from server members off (or back on): the bot can still open
+   * the DM channel, but sending there answers 403 "Cannot send messages to this user" (50007).
+   */
+  setDmsOpen(userId: string, open: boolean): void {
+    const member = this.state.members.get(userId);
+    if (member === undefined) throw new Error(`Discord emulator: no member ${userId}`);
+    member.dmsClosed = !open;
+  }
+
+  // ---- members ----
+
+  /**
+   * Gives a member other roles (ids, not counting @everyone), as a moderator would in Server
+   * Settings: GET /guilds/:id/members/:user shows them at once, and clients with the
+   * GuildMembers intent get GUILD_MEMBER_UPDATE.
+   */
+  setMemberRoles(userId: string, roles: string[]): void {
+    const member = this.state.members.get(userId);
+    if (member === undefined) throw new Error(`Discord emulator: no member ${userId}`);
+    member.roles = [...roles];
+    this.gateway.dispatch(
+      'GUILD_MEMBER_UPDATE',
+      { guild_id: this.state.guildId, ...this.state.apiMember(member) },
+      { intent: Intents.GuildMembers },
+    );
+  }
+
   // ---- commands and interactions ----
 
   /** The registered application commands (API objects) of the guild, or 'global'. */
@@ -389,6 +444,22 @@ export class DiscordEmulator {
       (e) => e.callback !== undefined && (!e.deferred || e.responses.length >= 2),
       options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       `the bot's answer to /${options.name}`,
+    );
+  }
+
+  /**
+   * Someone clicks a button of a message (INTERACTION_CREATE type 3) and this resolves once the
+   * bot answered: the callback, and after a DEFERRED_UPDATE_MESSAGE (6) also the first edit.
+   * UPDATE_MESSAGE (7) edits the message in place; `exchange.original` is the clicked message
+   * then. Rejects at once when the message does not show that button (any more).
+   */
+  async clickButton(options: ClickButtonOptions): Promise<InteractionExchange> {
+    const exchange = this.interactions.createButtonClick(options);
+    this.gateway.dispatch('INTERACTION_CREATE', exchange.payload);
+    return exchange.waitFor(
+      (e) => e.callback !== undefined && (!e.deferredUpdate || e.responses.length >= 2),
+      options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      `the bot's answer to a click on ${options.customId}`,
     );
   }
 
@@ -487,6 +558,14 @@ export class DiscordEmulator {
 
   private publish(event: MessageEvent, message: StoredMessage): void {
     if ((message.flags & EPHEMERAL) !== 0) return;
+    if (this.state.dmChannels.has(message.channelId)) {
+      // DMs: only to clients with the DirectMessages intent, no guild, and content always (a
+      // DM with the bot is exempt from the MessageContent intent).
+      const d: JsonObject =
+        event === 'MESSAGE_DELETE' ? { id: message.id, channel_id: message.channelId } : { ...message.raw };
+      this.gateway.dispatch(event, d, { intent: Intents.DirectMessages });
+      return;
+    }
     if (event === 'MESSAGE_DELETE') {
       this.gateway.dispatch(
         event,

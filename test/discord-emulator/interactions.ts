@@ -1,6 +1,7 @@
 /**
- * Emulated interactions: builds INTERACTION_CREATE payloads for slash commands and autocomplete,
- * and collects what the bot answers (the callback, then edits of @original and follow-ups).
+ * Emulated interactions: builds INTERACTION_CREATE payloads for slash commands, autocomplete and
+ * button clicks (message components, in guild channels and DMs), and collects what the bot
+ * answers (the callback, then edits of @original and follow-ups).
  */
 import {
   apiUser,
@@ -12,7 +13,14 @@ import {
 } from './state.js';
 import type { Waiters } from './waiters.js';
 
-export const InteractionType = { ApplicationCommand: 2, ApplicationCommandAutocomplete: 4 } as const;
+export const InteractionType = {
+  ApplicationCommand: 2,
+  MessageComponent: 3,
+  ApplicationCommandAutocomplete: 4,
+} as const;
+
+/** Component types the emulator knows: action rows hold buttons. */
+export const ComponentType = { ActionRow: 1, Button: 2 } as const;
 
 export const CallbackType = {
   Pong: 1,
@@ -46,6 +54,20 @@ export interface InvokeCommandOptions {
   /** Defaults to the first text channel. */
   channelId?: string;
   locale?: string;
+  /** How long to wait for the bot's answer; 5000 ms by default. */
+  timeoutMs?: number;
+}
+
+export interface ClickButtonOptions {
+  /** The message the button is on (a bot message with components, in a guild channel or a DM). */
+  message: StoredMessage;
+  /** The button's custom_id; it must be on the message now, enabled (Discord only sends what is shown). */
+  customId: string;
+  /**
+   * Who clicks: the DM's recipient, or the first non-bot member in a guild channel, by default.
+   * Anyone may be given, to test a handler's own check (on Discord only the recipient sees a DM).
+   */
+  user?: UserInput;
   /** How long to wait for the bot's answer; 5000 ms by default. */
   timeoutMs?: number;
 }
@@ -86,11 +108,14 @@ export class InteractionExchange {
     /** The INTERACTION_CREATE `d` that was dispatched. */
     readonly payload: JsonObject,
     private readonly waiters: Waiters,
+    /** For a button click: the message the button is on (what UPDATE_MESSAGE and @original edit). */
+    readonly message?: StoredMessage,
   ) {}
 
-  /** The user who ran the command. */
+  /** The user who ran the command or clicked (`member.user` in a guild, `user` in a DM). */
   get user(): UserInput {
-    const user = (this.payload.member as { user: { id: string; username: string } }).user;
+    const member = this.payload.member as { user: { id: string; username: string } } | undefined;
+    const user = member?.user ?? (this.payload.user as { id: string; username: string });
     return { id: user.id, username: user.username };
   }
 
@@ -105,6 +130,11 @@ export class InteractionExchange {
 
   get deferred(): boolean {
     return this.callback?.type === CallbackType.DeferredChannelMessageWithSource;
+  }
+
+  /** A button click acknowledged with DEFERRED_UPDATE_MESSAGE (6): an edit of the message follows. */
+  get deferredUpdate(): boolean {
+    return this.callback?.type === CallbackType.DeferredUpdateMessage;
   }
 
   /** Whether the initial response carried the Ephemeral flag (64). */
@@ -256,6 +286,71 @@ export class InteractionHub {
       attachment_size_limit: 10 * 1024 * 1024,
     };
     const exchange = new InteractionExchange(id, token, payload, this.waiters);
+    this.exchanges.push(exchange);
+    return exchange;
+  }
+
+  /**
+   * Builds the exchange and INTERACTION_CREATE payload (type 3) of a click on a button of a
+   * message; throws when the message is gone or shows no such enabled button.
+   */
+  createButtonClick(options: ClickButtonOptions): InteractionExchange {
+    const state = this.state;
+    const message = options.message;
+    if (message.deleted) throw new Error(`Discord emulator: message ${message.id} is deleted`);
+    const buttons = (message.components as JsonObject[])
+      .filter((row) => row.type === ComponentType.ActionRow && Array.isArray(row.components))
+      .flatMap((row) => row.components as JsonObject[])
+      .filter((component) => component.type === ComponentType.Button);
+    const button = buttons.find((b) => b.custom_id === options.customId);
+    if (button === undefined || button.disabled === true) {
+      const shown = buttons.filter((b) => b.disabled !== true).map((b) => String(b.custom_id));
+      throw new Error(
+        `Discord emulator: message ${message.id} has no enabled button ${options.customId} (it shows: ${shown.join(', ') || 'none'})`,
+      );
+    }
+    const dm = state.dmChannels.get(message.channelId);
+    const channel = dm === undefined ? state.channels.get(message.channelId) : undefined;
+    if (dm === undefined && channel === undefined) throw new Error(`Discord emulator: no channel ${message.channelId}`);
+    const user =
+      options.user ??
+      (dm !== undefined
+        ? state.members.get(dm.recipientId)?.user
+        : [...state.members.values()].map((m) => m.user).find((u) => !u.bot && u.id !== state.bot.id));
+    if (user === undefined) throw new Error('Discord emulator: clickButton needs a user');
+    const id = state.ids.next();
+    const token = `emulated-interaction-${randomToken()}`;
+    const where: JsonObject =
+      dm !== undefined
+        ? { channel: state.apiDmChannel(dm), user: apiUser(user), context: 1 }
+        : {
+            guild_id: state.guildId,
+            guild: { id: state.guildId, locale: 'en-US', features: [] },
+            channel: state.apiChannel(channel!),
+            member: {
+              ...state.apiMember(state.ensureMember(user)),
+              permissions: state.permissionsOf(user.id, channel!.id).toString(),
+            },
+            guild_locale: 'en-US',
+            context: 0,
+          };
+    const payload: JsonObject = {
+      id,
+      application_id: state.applicationId,
+      type: InteractionType.MessageComponent,
+      token,
+      version: 1,
+      data: { custom_id: options.customId, component_type: ComponentType.Button },
+      channel_id: message.channelId,
+      message: message.raw,
+      ...where,
+      app_permissions: state.permissionsOf(state.bot.id, channel?.id).toString(),
+      locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: { '0': state.guildId },
+      attachment_size_limit: 10 * 1024 * 1024,
+    };
+    const exchange = new InteractionExchange(id, token, payload, this.waiters, message);
     this.exchanges.push(exchange);
     return exchange;
   }

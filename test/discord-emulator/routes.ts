@@ -2,9 +2,16 @@
  * The REST endpoints the emulator answers (paths are relative to `/api/v10`). Unknown routes get
  * a 404 and are flagged `unhandled` in the request log.
  */
-import { CallbackType, type InteractionExchange, type InteractionHub } from './interactions.js';
+import { CallbackType, InteractionType, type InteractionExchange, type InteractionHub } from './interactions.js';
 import { ApiError, type Reply, type Route, type RouteRequest, type UploadedFile } from './server.js';
-import { apiUser, Permissions, type EmulatorState, type JsonObject, type StoredMessage } from './state.js';
+import {
+  apiUser,
+  Permissions,
+  type DmChannel,
+  type EmulatorState,
+  type JsonObject,
+  type StoredMessage,
+} from './state.js';
 
 export type MessageEvent = 'MESSAGE_CREATE' | 'MESSAGE_UPDATE' | 'MESSAGE_DELETE';
 
@@ -170,6 +177,11 @@ export function buildRoutes(ctx: RouteContext): Route[] {
     if (!state.botCan(Permissions.ViewChannel, id)) throw new ApiError(403, 50001, 'Missing Access');
     return channel;
   };
+  /** A channel messages live in: a guild channel the bot can see (as channelOr404), or one of its DMs. */
+  const messageChannelOr404 = (id: string): { id: string; dm?: DmChannel } => {
+    const dm = state.dmChannels.get(id);
+    return dm !== undefined ? { id, dm } : channelOr404(id);
+  };
   const guildOr404 = (id: string | undefined) => {
     if (id !== state.guildId) throw new ApiError(404, 10004, 'Unknown Guild');
   };
@@ -334,6 +346,19 @@ export function buildRoutes(ctx: RouteContext): Route[] {
       handle: () => ok({ ...apiUser(state.bot), verified: true, mfa_enabled: false, flags: 0 }),
     },
     {
+      method: 'POST',
+      path: '/users/@me/channels',
+      auth: true,
+      handle: (request) => {
+        // Opening a DM works for any user who shares the guild, whatever their DM settings;
+        // sending is what fails when they are closed.
+        const recipient = objectBody(request).recipient_id;
+        const member = typeof recipient === 'string' ? state.members.get(recipient) : undefined;
+        if (member === undefined || member.user.bot) throw new ApiError(400, 50033, 'Invalid Recipient(s)');
+        return ok(state.apiDmChannel(state.dmChannelWith(member.user.id)));
+      },
+    },
+    {
       method: 'GET',
       path: '/users/:userId',
       auth: true,
@@ -414,14 +439,17 @@ export function buildRoutes(ctx: RouteContext): Route[] {
       method: 'GET',
       path: '/channels/:channelId',
       auth: true,
-      handle: ({ params }) => ok(state.apiChannel(channelOr404(params.channelId ?? ''))),
+      handle: ({ params }) => {
+        const dm = state.dmChannels.get(params.channelId ?? '');
+        return ok(dm !== undefined ? state.apiDmChannel(dm) : state.apiChannel(channelOr404(params.channelId ?? '')));
+      },
     },
     {
       method: 'POST',
       path: '/channels/:channelId/typing',
       auth: true,
       handle: ({ params }) => {
-        channelOr404(params.channelId ?? '');
+        messageChannelOr404(params.channelId ?? '');
         return noContent;
       },
     },
@@ -430,8 +458,8 @@ export function buildRoutes(ctx: RouteContext): Route[] {
       path: '/channels/:channelId/messages',
       auth: true,
       handle: ({ params, query }) => {
-        const channel = channelOr404(params.channelId ?? '');
-        if (!state.botCan(Permissions.ReadMessageHistory, channel.id)) return ok([]);
+        const channel = messageChannelOr404(params.channelId ?? '');
+        if (channel.dm === undefined && !state.botCan(Permissions.ReadMessageHistory, channel.id)) return ok([]);
         const limit = Math.min(Math.max(Number(query.get('limit') ?? '50') || 50, 1), 100);
         const before = query.get('before');
         const after = query.get('after');
@@ -448,15 +476,22 @@ export function buildRoutes(ctx: RouteContext): Route[] {
       method: 'GET',
       path: '/channels/:channelId/messages/:messageId',
       auth: true,
-      handle: ({ params }) => ok(messageOr404(channelOr404(params.channelId ?? '').id, params.messageId ?? '').raw),
+      handle: ({ params }) =>
+        ok(messageOr404(messageChannelOr404(params.channelId ?? '').id, params.messageId ?? '').raw),
     },
     {
       method: 'POST',
       path: '/channels/:channelId/messages',
       auth: true,
       handle: (request) => {
-        const channel = channelOr404(request.params.channelId ?? '');
-        if (!state.botCan(Permissions.SendMessages, channel.id)) throw new ApiError(403, 50013, 'Missing Permissions');
+        const channel = messageChannelOr404(request.params.channelId ?? '');
+        if (channel.dm !== undefined) {
+          if (state.members.get(channel.dm.recipientId)?.dmsClosed !== false) {
+            throw new ApiError(403, 50007, 'Cannot send messages to this user');
+          }
+        } else if (!state.botCan(Permissions.SendMessages, channel.id)) {
+          throw new ApiError(403, 50013, 'Missing Permissions');
+        }
         const body = objectBody(request);
         const fields = messageFields(state, body, request.files, channel.id);
         const message = state.createMessage({
@@ -476,7 +511,10 @@ export function buildRoutes(ctx: RouteContext): Route[] {
       path: '/channels/:channelId/messages/:messageId',
       auth: true,
       handle: (request) => {
-        const message = messageOr404(channelOr404(request.params.channelId ?? '').id, request.params.messageId ?? '');
+        const message = messageOr404(
+          messageChannelOr404(request.params.channelId ?? '').id,
+          request.params.messageId ?? '',
+        );
         if (message.authorId !== state.bot.id || message.webhookId !== null) {
           throw new ApiError(403, 50005, 'Cannot edit a message authored by another user');
         }
@@ -492,7 +530,7 @@ export function buildRoutes(ctx: RouteContext): Route[] {
       path: '/channels/:channelId/messages/:messageId',
       auth: true,
       handle: ({ params }) => {
-        const message = messageOr404(channelOr404(params.channelId ?? '').id, params.messageId ?? '');
+        const message = messageOr404(messageChannelOr404(params.channelId ?? '').id, params.messageId ?? '');
         message.deleted = true;
         ctx.publish('MESSAGE_DELETE', message);
         return noContent;
@@ -691,7 +729,21 @@ export function buildRoutes(ctx: RouteContext): Route[] {
         const type = typeof body.type === 'number' ? body.type : -1;
         const data = (body.data ?? {}) as JsonObject;
         let message: StoredMessage | undefined;
-        if (type === CallbackType.ChannelMessageWithSource) {
+        const updates = type === CallbackType.UpdateMessage || type === CallbackType.DeferredUpdateMessage;
+        if (updates && (exchange.payload.type !== InteractionType.MessageComponent || exchange.message === undefined)) {
+          // Only a component's message can be updated in place.
+          throw new ApiError(400, 40004, 'Interaction callback type is not valid for this interaction type');
+        }
+        if (updates) {
+          // The clicked message becomes @original: UPDATE_MESSAGE edits it now, a deferred update later.
+          const clicked = exchange.message!;
+          if (clicked.deleted) throw new ApiError(404, 10008, 'Unknown Message');
+          exchange.original = clicked;
+          if (type === CallbackType.UpdateMessage) {
+            validateEdit(data);
+            state.editMessage(clicked, data);
+          }
+        } else if (type === CallbackType.ChannelMessageWithSource) {
           const fields = messageFields(state, data, request.files, exchange.channelId);
           message = state.createMessage({
             channelId: exchange.channelId,
@@ -721,18 +773,20 @@ export function buildRoutes(ctx: RouteContext): Route[] {
         }
         exchange.record({ kind: 'callback', type, ...(message ? { messageId: message.id } : {}), body });
         if (message !== undefined) ctx.publish('MESSAGE_CREATE', message);
+        if (type === CallbackType.UpdateMessage) ctx.publish('MESSAGE_UPDATE', exchange.message!);
         if (request.query.get('with_response') !== 'true') return noContent;
         const flags = typeof data.flags === 'number' ? data.flags : 0;
+        const shown = message ?? (type === CallbackType.UpdateMessage ? exchange.message : undefined);
         return ok({
           interaction: {
             id: exchange.id,
             type: exchange.payload.type,
             activity_instance_id: null,
-            response_message_id: message?.id ?? null,
+            response_message_id: shown?.id ?? null,
             response_message_loading: type === CallbackType.DeferredChannelMessageWithSource,
             response_message_ephemeral: (flags & EPHEMERAL) !== 0,
           },
-          resource: { type, ...(message ? { message: message.raw } : {}) },
+          resource: { type, ...(shown ? { message: shown.raw } : {}) },
         });
       },
     },

@@ -36,7 +36,7 @@ export const DEFAULT_EVERYONE_PERMISSIONS =
 /** What the bot's managed role may do unless told otherwise (includes Manage Webhooks). */
 export const DEFAULT_BOT_PERMISSIONS = DEFAULT_EVERYONE_PERMISSIONS | Permissions.ManageWebhooks;
 
-export const ChannelType = { GuildText: 0, GuildVoice: 2, GuildCategory: 4, GuildAnnouncement: 5 } as const;
+export const ChannelType = { GuildText: 0, DM: 1, GuildVoice: 2, GuildCategory: 4, GuildAnnouncement: 5 } as const;
 
 export interface UserInput {
   id: string;
@@ -49,6 +49,11 @@ export interface MemberInput extends UserInput {
   /** Role ids (not counting @everyone). */
   roles?: string[];
   nick?: string;
+  /**
+   * The member has turned off direct messages from server members: the bot can open the DM
+   * channel, but sending there fails with 403 "Cannot send messages to this user" (50007).
+   */
+  dmsClosed?: boolean;
 }
 
 export interface PermissionOverwriteInput {
@@ -90,6 +95,13 @@ interface Member {
   roles: string[];
   nick: string | null;
   joinedAt: string;
+  dmsClosed: boolean;
+}
+
+/** A direct-message channel between the bot and one user (type 1, outside the guild). */
+export interface DmChannel {
+  id: string;
+  recipientId: string;
 }
 
 interface Channel {
@@ -120,6 +132,8 @@ export interface StoredMessage {
   /** Whether the message could ping anyone: false only when allowed_mentions forbids every kind of ping. */
   canPing: boolean;
   embeds: unknown[];
+  /** Message components (action rows of buttons), as last sent or edited. */
+  components: unknown[];
   flags: number;
   /** For interaction responses: the interaction's id. */
   interactionId?: string;
@@ -199,6 +213,8 @@ export class EmulatorState {
   readonly roles = new Map<string, Role>();
   readonly members = new Map<string, Member>();
   readonly channels = new Map<string, Channel>();
+  /** The bot's DM channels, by channel id (one per user, opened with POST /users/@me/channels). */
+  readonly dmChannels = new Map<string, DmChannel>();
   /** Every message in order of creation (deleted ones are flagged, not removed). */
   readonly messages: StoredMessage[] = [];
   readonly commands: StoredCommand[] = [];
@@ -251,8 +267,14 @@ export class EmulatorState {
   }
 
   addMember(input: MemberInput): void {
-    const { roles, nick, ...user } = input;
-    this.members.set(user.id, { user, roles: roles ?? [], nick: nick ?? null, joinedAt: new Date().toISOString() });
+    const { roles, nick, dmsClosed, ...user } = input;
+    this.members.set(user.id, {
+      user,
+      roles: roles ?? [],
+      nick: nick ?? null,
+      joinedAt: new Date().toISOString(),
+      dmsClosed: dmsClosed ?? false,
+    });
   }
 
   /** The member, adding a role-less one for an unknown user (someone who just joined). */
@@ -261,6 +283,15 @@ export class EmulatorState {
     if (existing !== undefined) return existing;
     this.addMember(user);
     return this.members.get(user.id)!;
+  }
+
+  /** The bot's DM channel with a user, opened (with a new id) the first time it is asked for. */
+  dmChannelWith(userId: string): DmChannel {
+    const existing = [...this.dmChannels.values()].find((channel) => channel.recipientId === userId);
+    if (existing !== undefined) return existing;
+    const channel: DmChannel = { id: this.ids.next(), recipientId: userId };
+    this.dmChannels.set(channel.id, channel);
+    return channel;
   }
 
   setRolePermissions(roleId: string, permissions: bigint): void {
@@ -354,6 +385,21 @@ export class EmulatorState {
       last_message_id: this.lastMessageId(channel.id),
       rate_limit_per_user: 0,
       flags: 0,
+    };
+  }
+
+  /** A DM channel as Discord's API returns it (POST /users/@me/channels, GET /channels/:id). */
+  apiDmChannel(channel: DmChannel): JsonObject {
+    const recipient = this.members.get(channel.recipientId)?.user ?? {
+      id: channel.recipientId,
+      username: `user-${channel.recipientId}`,
+    };
+    return {
+      id: channel.id,
+      type: ChannelType.DM,
+      last_message_id: this.lastMessageId(channel.id),
+      flags: 0,
+      recipients: [apiUser(recipient)],
     };
   }
 
@@ -479,7 +525,8 @@ export class EmulatorState {
       id,
       type: input.type ?? 0,
       channel_id: input.channelId,
-      guild_id: this.guildId,
+      // A DM is outside the guild: its messages carry no guild_id.
+      ...(this.dmChannels.has(input.channelId) ? {} : { guild_id: this.guildId }),
       author: apiUser(input.author),
       content: input.content,
       timestamp: new Date().toISOString(),
@@ -525,6 +572,7 @@ export class EmulatorState {
       allowedMentions: input.allowedMentions,
       canPing: mentions.canPing,
       embeds: input.embeds ?? [],
+      components: input.components ?? [],
       flags: input.flags ?? 0,
       ...(input.interactionId !== undefined ? { interactionId: input.interactionId } : {}),
       deleted: false,
@@ -545,7 +593,10 @@ export class EmulatorState {
       message.embeds = body.embeds;
       message.raw.embeds = body.embeds;
     }
-    if (Array.isArray(body.components)) message.raw.components = body.components;
+    if (Array.isArray(body.components)) {
+      message.components = body.components;
+      message.raw.components = body.components;
+    }
     if ('allowed_mentions' in body) {
       message.allowedMentions = body.allowed_mentions;
       message.canPing = EmulatorState.effectiveMentions(message.content, body.allowed_mentions).canPing;
