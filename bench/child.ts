@@ -1,11 +1,12 @@
 /**
  * The orchestrator's handle on a helper process it forks and drives over IPC: the load
- * generator (loadgen.ts) or the countdown pinger (pinger.ts). Each speaks its own messages
- * (ipc.ts); both send `{ type: 'fatal' }` when they cannot go on and exit on `{ type: 'exit' }`.
+ * generator (loadgen.ts), the countdown pinger (pinger.ts) or the /live viewers (viewers.ts).
+ * Each speaks its own messages (ipc.ts); all send `{ type: 'fatal' }` when they cannot go on and
+ * exit on `{ type: 'exit' }`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FromLoadGen, FromPinger, ToLoadGen, ToPinger } from './ipc.js';
+import type { FromLoadGen, FromPinger, FromViewers, ToLoadGen, ToPinger, ToViewers } from './ipc.js';
 import { sleep } from './stats.js';
 
 interface Message {
@@ -125,3 +126,7 @@ export const startLoadGenerator = (): LoadGenChild =>
 
 export type PingerChild = BenchChild<ToPinger, FromPinger>;
 export const startPinger = (): PingerChild => BenchChild.start<ToPinger, FromPinger>('pinger.js', 'countdown pinger');
+
+export type ViewersChild = BenchChild<ToViewers, FromViewers>;
+export const startViewers = (): ViewersChild =>
+  BenchChild.start<ToViewers, FromViewers>('viewers.js', 'viewer process');

@@ -59,8 +59,11 @@ export type ToLoadGen =
   | { type: 'race-ready' }
   /** `--race`: how many are ready, counted down, running, and what they sent. */
   | { type: 'race-status' }
-  /** `--race`: every client walks the route now, without a race (`start`), or stops walking (`stop`); answered with `race-status`. */
-  | { type: 'race-walk'; action: 'start' | 'stop' }
+  /**
+   * `--race`, `--viewers`: every client walks the route now, without a race (`start`; with `loop`,
+   * round and round), or stops walking (`stop`); answered with `race-status`.
+   */
+  | { type: 'race-walk'; action: 'start' | 'stop'; loop?: boolean }
   /** Close every socket and exit. */
   | { type: 'exit' };
 
@@ -195,3 +198,123 @@ export interface AttackReport {
   attacks: AttackKind[];
   errors: string[];
 }
+
+// ---- the /live viewers (viewers.ts), for --viewers
+
+export interface ViewersStart {
+  type: 'start';
+  host: string;
+  /** The server's HTTP port (`[http] port`). */
+  port: number;
+  /** How many viewers read the stream. */
+  count: number;
+  /** Connections opened at once. */
+  concurrency: number;
+  /** Time for all of them to connect and get their snapshot. */
+  connectTimeoutMs: number;
+  /** JSON-parse every event's data (`all`, as a page does), or only the snapshot and `message` events. */
+  parse: 'all' | 'messages';
+}
+
+export type ToViewers =
+  | ViewersStart
+  /** Start a new measurement window (counters reset). */
+  | { type: 'mark' }
+  /** Report on the window since the last mark. */
+  | { type: 'report' }
+  /** Open `count` more viewers that send their request and then never read. */
+  | { type: 'slow'; count: number; timeoutMs: number }
+  /** Where the slow viewers stand: open or not, and what the kernel holds for each. */
+  | { type: 'slow-status' }
+  /** The slow viewers start reading (and discard); report how many streams the server had ended. */
+  | { type: 'slow-drain'; timeoutMs: number }
+  | { type: 'exit' };
+
+export interface ViewersReport {
+  type: 'report';
+  windowMs: number;
+  /** Reading viewers whose stream is open now. */
+  open: number;
+  /** Reading viewers whose stream ended (the server closed it, or an error) during the window. */
+  closedInWindow: number;
+  closedTotal: number;
+  closeReasons: string[];
+  /** Events received by all reading viewers in the window, and by name. */
+  events: number;
+  eventsByName: Record<string, number>;
+  /** Events per open viewer in the window: the least and the most any one viewer got. */
+  eventsPerViewerMin: number;
+  eventsPerViewerMax: number;
+  /** Socket reads (`data` chunks) and bytes received, all viewers. */
+  chunks: number;
+  bytes: number;
+  /** `: keep-alive` comments. */
+  heartbeats: number;
+  /** `data` that was not JSON. */
+  parseErrors: number;
+  /** Events whose id was not above the previous one on the same connection. */
+  staleIds: number;
+  /** `bench <time>` server messages (the bench's `say`) received, all viewers; least and most per viewer. */
+  benchMessages: number;
+  benchMessagesPerViewerMin: number;
+  benchMessagesPerViewerMax: number;
+  /** From the bench writing `say bench <time>` at the server's console to a viewer parsing the event (ms). */
+  delay: Summary | undefined;
+  /**
+   * Per message: the delay of the first viewer to parse it (the server's part, and the least of
+   * the measuring side's), and how much later the last viewer parsed it (the fan-out to every
+   * viewer and the viewer process working through 500 sockets).
+   */
+  firstDelay: Summary | undefined;
+  spread: Summary | undefined;
+  /**
+   * The most the kernel held at once for all reading viewers (sampled every 0.5 s): in the
+   * server's sockets (written, not yet taken by the viewer process) and in the viewers' (not yet
+   * read). A backlog in the viewer process shows here; one in the server's own queues does not.
+   */
+  kernelQueuedMaxBytes: { server: number; viewers: number };
+  eventLoopLag: Summary | undefined;
+  cpuPercent: number;
+  rssKb: number;
+}
+
+export interface SlowViewerState {
+  open: boolean;
+  /** Bytes queued in the server's socket for this viewer (`tx_queue` of /proc/net/tcp), if found. */
+  serverQueuedBytes: number | undefined;
+  /** Bytes received but never read on the viewer's own socket (`rx_queue`). */
+  viewerQueuedBytes: number | undefined;
+}
+
+export type FromViewers =
+  | { type: 'progress'; connected: number; failed: number }
+  | {
+      type: 'ready';
+      connected: number;
+      failed: number;
+      failures: string[];
+      rampMs: number;
+      /** Size of the first event (the snapshot with every player), bytes, mean over the viewers. */
+      snapshotBytes: number;
+      /** Players listed in the first snapshot. */
+      snapshotPlayers: number;
+      /**
+       * Events (all connections, from the snapshot on) whose id was not above the one before:
+       * events older than the snapshot delivered after it; and how many connections got any.
+       */
+      staleIds: number;
+      staleViewers: number;
+    }
+  | { type: 'marked' }
+  | ViewersReport
+  | { type: 'slow-ready'; connected: number; failed: number; failures: string[] }
+  | { type: 'slow-status'; viewers: SlowViewerState[] }
+  | {
+      type: 'slow-drained';
+      /** Streams that ended (FIN or reset) once read: the server had closed them. */
+      endedByServer: number;
+      stillOpen: number;
+      /** Bytes each slow viewer got in all, once it read what the kernel held. */
+      bytes: number[];
+    }
+  | { type: 'fatal'; message: string };

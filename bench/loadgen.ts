@@ -222,9 +222,9 @@ class LoadGenerator {
     this.race?.ready(this.clients);
   }
 
-  /** `--race`: every connected client walks the route without a race, or stops. */
-  walk(action: 'start' | 'stop'): void {
-    if (action === 'start') this.race?.walk(this.clients);
+  /** `--race`, `--viewers`: every connected client walks the route without a race (`loop`: round and round), or stops. */
+  walk(action: 'start' | 'stop', loop = false): void {
+    if (action === 'start') this.race?.walk(this.clients, loop);
     else this.race?.halt();
   }
 
@@ -312,7 +312,7 @@ process.on('message', (raw) => {
       if (generator?.race !== undefined) send(generator.race.status());
       break;
     case 'race-walk':
-      generator?.walk(message.action);
+      generator?.walk(message.action, message.loop ?? false);
       if (generator?.race !== undefined) send(generator.race.status());
       break;
     case 'exit':

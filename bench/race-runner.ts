@@ -29,6 +29,8 @@ interface Runner {
   /** Index of the current map on the route; -1 before the first (the bench's own map). */
   index: number;
   ticksTotal: number;
+  /** After the last map, start the route again instead of finishing (`walk(…, true)`). */
+  loop: boolean;
 }
 
 export class RaceRunners {
@@ -62,11 +64,13 @@ export class RaceRunners {
 
   /**
    * Every client walks the route from now on, with no race and no countdown: the same stream of
-   * map changes, for comparison (`walk`, then `halt`).
+   * map changes, for comparison (`walk`, then `halt`). With `loop`, a client that reached the
+   * last map starts again from the first (a steady stream for as long as it takes) instead of
+   * sending a SPEEDRUN_FINISH and stopping.
    */
-  walk(clients: Iterable<LightClient>): void {
+  walk(clients: Iterable<LightClient>, loop = false): void {
     const now = performance.now();
-    for (const client of clients) if (!client.closed && !client.closing) this.begin(client, now);
+    for (const client of clients) if (!client.closed && !client.closing) this.begin(client, now, loop);
   }
 
   /** Every runner stops where it is. */
@@ -74,10 +78,17 @@ export class RaceRunners {
     this.runners.clear();
   }
 
-  private begin(client: LightClient, goAt: number): void {
+  private begin(client: LightClient, goAt: number, loop = false): void {
     this.stopped = false;
     const phase = (client.options.index * PHASE_STEP) % 1;
-    this.runners.set(client, { client, goAt, nextAt: goAt + this.periodMs * (1 + phase), index: -1, ticksTotal: 0 });
+    this.runners.set(client, {
+      client,
+      goAt,
+      nextAt: goAt + this.periodMs * (1 + phase),
+      index: -1,
+      ticksTotal: 0,
+      loop,
+    });
     this.timer ??= setInterval(() => this.step(), SCHEDULE_MS);
   }
 
@@ -93,6 +104,12 @@ export class RaceRunners {
       }
       this.lateness.add(now - runner.nextAt);
       // SAR's timer from the go: whole ticks, the split being what the total grew by.
+      if (runner.index === ROUTE.length - 1 && runner.loop) {
+        // A new run from the first map.
+        runner.index = -1;
+        runner.goAt = now;
+        runner.ticksTotal = 0;
+      }
       const ticksTotal = Math.max(runner.ticksTotal, Math.round(((now - runner.goAt) * TICKS_PER_SECOND) / 1000));
       if (runner.index === ROUTE.length - 1) {
         client.sendFinish(formatSarTime((ticksTotal * 1000) / TICKS_PER_SECOND));

@@ -24,8 +24,16 @@ import {
   type AttackStart,
   type FloodReport,
   type LoadReport,
+  type ViewersReport,
 } from './ipc.js';
-import { startLoadGenerator, startPinger, type LoadGenChild, type PingerChild } from './child.js';
+import {
+  startLoadGenerator,
+  startPinger,
+  startViewers,
+  type LoadGenChild,
+  type PingerChild,
+  type ViewersChild,
+} from './child.js';
 import { ProbeSet } from './probes.js';
 import {
   readCpuSeconds,
@@ -36,12 +44,14 @@ import {
   type UdpSocketInfo,
 } from './proc.js';
 import { serverBuilt, serverEntry, ServerProcess } from './server-process.js';
-import { LagMonitor, sleep, withTimeout, type Summary } from './stats.js';
+import { LagMonitor, Samples, sleep, withTimeout, type Summary } from './stats.js';
 
 /** A MODEL_CHANGE frame of exactly the default `[limits] max_frame_bytes` (16 KiB). */
 const DEFAULT_MODEL_BYTES = 16 * 1024 - MODEL_CHANGE_OVERHEAD;
 /** The acceptance line of issue 11: honest players' tick p99 under attack within this of the baseline. */
 const RESILIENCE_MARGIN_MS = 10;
+/** `--viewers` without a number. */
+const DEFAULT_VIEWERS = 500;
 
 const USAGE = `Usage: npm run bench -- [options]
 
@@ -61,7 +71,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --maps <k>                spread the clients over k maps (load client i on map i mod k, the
                             probes on map 0); with server.interest_management=true each client
                             then gets about N/k ghosts per tick (default: 1)
-  --pin                     pin the server to CPU 0 and generator + probes to CPU 1 (taskset)
+  --pin                     pin the server to CPU 0 and everything else (generator, probes, pinger,
+                            viewers) to CPU 1 (taskset)
   --stop-after-fail         skip the remaining steps after the first one that does not hold
   --json <file>             also write the results as JSON
   --soak <minutes>          instead of the steps: hold N clients (default 300, or the first
@@ -92,8 +103,24 @@ const USAGE = `Usage: npm run bench -- [options]
                             entrants of a race opened and started at the server's console (each says
                             /ready and confirms the countdown like SAR) walking the route again;
                             compare the tick and latency
-  --map-change-seconds <s>  race: seconds between one entrant's map changes (default: 5)
+  --map-change-seconds <s>  race, viewers: seconds between one client's map changes (default: 5)
   --race-countdown <s>      race: the race's countdown (default: 3)
+  --viewers [n]             instead of the plain steps: what the public /live event stream costs
+                            the ghost tick. At --clients (default: 500) playing and walking the
+                            single-player route (a map change every --map-change-seconds each),
+                            with the bench saying "bench <time>" at the server's console 4 times
+                            a second, measure --seconds with no viewer, then with n viewers
+                            (default: 500) reading /live from a separate process; compare the tick
+                            and latency, and report the viewers' events, bytes and delivery delay
+  --slow-viewers <k>        viewers: then add k viewers that never read, measure --seconds again,
+                            and wait (at most --slow-viewer-seconds) until the server has dropped
+                            them, watching its memory (default: 0)
+  --slow-viewer-seconds <s> viewers: longest wait for the slow viewers to be dropped (default: 600)
+  --viewer-parse <what>     viewers: "all" (default) JSON-parses every event as a page would;
+                            "messages" only the snapshot and the bench's messages (a control: how
+                            much of a change is the viewer process's own CPU on the same cores)
+  --says-per-second <n>     viewers: "say bench <time>" at the console per second, in every window
+                            (default: 4; 0 = none, and no delivery delay measured)
   -h, --help                show this help
 
 Every mode also measures the COUNTDOWN confirm → countdown_go round trip (about 200 samples per
@@ -132,6 +159,12 @@ interface Options {
   race: boolean;
   mapChangeSeconds: number;
   raceCountdown: number;
+  /** `--viewers`: how many read /live (undefined: not this mode). */
+  viewers: number | undefined;
+  slowViewers: number;
+  slowViewerSeconds: number;
+  saysPerSecond: number;
+  viewerParse: 'all' | 'messages';
 }
 
 interface StepResult {
@@ -208,11 +241,25 @@ function readAttacks(text: string | undefined): AttackKind[] {
   return [...new Set(chosen)] as AttackKind[];
 }
 
+function readViewerParse(text: string | undefined): 'all' | 'messages' {
+  if (text === undefined || text === 'all' || text === 'messages') return text ?? 'all';
+  throw new UsageError(`--viewer-parse: expected "all" or "messages", got "${text}"`);
+}
+
+/** `--viewers` with no number after it means the default number of viewers. */
+function withViewerDefault(args: string[]): string[] {
+  return args.map((arg, index) =>
+    arg === '--viewers' && (index + 1 >= args.length || args[index + 1]!.startsWith('-'))
+      ? `--viewers=${DEFAULT_VIEWERS}`
+      : arg,
+  );
+}
+
 function readOptions(args: string[]): Options | undefined {
   let values;
   try {
     ({ values } = parseArgs({
-      args,
+      args: withViewerDefault(args),
       strict: true,
       allowPositionals: false,
       options: {
@@ -244,6 +291,11 @@ function readOptions(args: string[]): Options | undefined {
         race: { type: 'boolean' },
         'map-change-seconds': { type: 'string' },
         'race-countdown': { type: 'string' },
+        viewers: { type: 'string' },
+        'slow-viewers': { type: 'string' },
+        'slow-viewer-seconds': { type: 'string' },
+        'says-per-second': { type: 'string' },
+        'viewer-parse': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -298,6 +350,11 @@ function readOptions(args: string[]): Options | undefined {
     race: values.race ?? false,
     mapChangeSeconds: positiveNumber('map-change-seconds', values['map-change-seconds'], 5, 0.2),
     raceCountdown: positiveInt('race-countdown', values['race-countdown'], 3, 1),
+    viewers: values.viewers === undefined ? undefined : positiveInt('viewers', values.viewers, DEFAULT_VIEWERS),
+    slowViewers: positiveInt('slow-viewers', values['slow-viewers'], 0, 0),
+    slowViewerSeconds: positiveInt('slow-viewer-seconds', values['slow-viewer-seconds'], 600),
+    saysPerSecond: positiveNumber('says-per-second', values['says-per-second'], 4, 0),
+    viewerParse: readViewerParse(values['viewer-parse']),
   };
 }
 
@@ -309,9 +366,11 @@ const liveGenerators = new Set<LoadGenChild>();
 const livePingers = new Set<PingerChild>();
 const liveProbes = new Set<ProbeSet>();
 const liveAttackers = new Set<ChildProcess>();
+const liveViewerProcesses = new Set<ViewersChild>();
 
 function killEverythingNow(): void {
   for (const probes of liveProbes) probes.close();
+  for (const viewers of liveViewerProcesses) viewers.killNow();
   for (const generator of liveGenerators) generator.killNow();
   for (const pinger of livePingers) pinger.killNow();
   for (const server of liveServers) server.killNow();
@@ -373,7 +432,9 @@ function startLoad(generator: LoadGenChild, options: Options, port: number, coun
       connectTimeoutMs: 15_000,
       readUdp: options.readUdp,
       maps: options.maps,
-      ...(options.race ? { race: { mapChangeSeconds: options.mapChangeSeconds } } : {}),
+      ...(options.race || options.viewers !== undefined
+        ? { race: { mapChangeSeconds: options.mapChangeSeconds } }
+        : {}),
     },
     'ready',
     timeoutMs,
@@ -765,6 +826,10 @@ async function openSession(
   await sleep(500);
   const idleRssKb = readMemory(server.pid)?.rssKb;
   const idleFds = readFdCount(server.pid);
+  if (options.pin) {
+    pin(server.pid, 0);
+    pin(process.pid, 1);
+  }
   log(`server pid ${server.pid} on ${SERVER_HOST}:${server.port}; idle RSS ${fixed((idleRssKb ?? NaN) / 1024)} MB`);
   const frontProbes = Math.ceil(options.probes / 2);
   const probes = new ProbeSet({ host: SERVER_HOST, port: server.port, rate: options.rate }, options.targetP99Ms);
@@ -774,6 +839,7 @@ async function openSession(
   const generator = startLoadGenerator();
   parts.generator = generator;
   liveGenerators.add(generator);
+  if (options.pin) pin(generator.pid, 1);
   const lightCount = clients - options.probes - 1;
   const ready = await startLoad(generator, options, server.port, lightCount, 30_000 + lightCount * 40);
   await withTimeout(probes.connect(options.probes - frontProbes, 'back'), 30_000, 'probes did not connect within 30 s');
@@ -1302,6 +1368,8 @@ interface RacePhase extends PhaseResult {
   loadAverage: number;
   /** The load generator's CPU: it reads every relayed map change on 500 sockets. */
   generatorCpuPercent: number;
+  /** The server's largest RSS seen in the window (read every 0.5 s). */
+  rssMaxKb?: number;
   mapChanges: number;
   finishes: number;
   runners: number;
@@ -1364,7 +1432,7 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
   }
 }
 
-/** One measurement window on a session: the probes' ticks and latency, the server's CPU, the runners' map changes. */
+/** One measurement window on a session (`--race`, `--viewers`): the probes' ticks and latency, the server's CPU and memory, the runners' map changes. */
 async function measureRacePhase(session: Session, name: string, seconds: number): Promise<RacePhase> {
   const { server, probes, generator, pinger } = session;
   await generator.request({ type: 'mark' }, 'marked', 10_000);
@@ -1376,10 +1444,12 @@ async function measureRacePhase(session: Session, name: string, seconds: number)
   const cpuBefore = readCpuSeconds(server.pid);
   const startedAt = performance.now();
   let fdsMax = 0;
+  let rssMaxKb = 0;
   try {
     while (performance.now() - startedAt < seconds * 1000) {
       await sleep(Math.min(500, Math.max(0, seconds * 1000 - (performance.now() - startedAt))));
       fdsMax = Math.max(fdsMax, readFdCount(server.pid) ?? 0);
+      rssMaxKb = Math.max(rssMaxKb, readMemory(server.pid)?.rssKb ?? 0);
       if (!server.running) throw new Error(`the server exited: ${server.log.last.join(' | ')}`);
     }
   } finally {
@@ -1401,7 +1471,7 @@ async function measureRacePhase(session: Session, name: string, seconds: number)
     ...(cpuBefore !== undefined && cpuAfter !== undefined
       ? { cpuPercent: ((cpuAfter - cpuBefore) / elapsedS) * 100 }
       : {}),
-    ...(rssKb !== undefined ? { rssKb } : {}),
+    ...(rssKb !== undefined ? { rssKb, rssMaxKb: Math.max(rssMaxKb, rssKb) } : {}),
     fdsMax,
     clientsInTick: probes.lastTickSize,
     honestDropped: report.droppedInWindow + (probes.probesClosed - probesClosedBefore),
@@ -1604,6 +1674,524 @@ async function runRace(options: Options): Promise<number> {
 }
 
 // -------------------------------------------------------------------------------------------------
+// Viewers: what the public /live event stream costs the ghost tick.
+
+/** Within this of the window without viewers, the tick and the latency count as untouched (as for --race). */
+const VIEWERS_MARGIN_MS = 10;
+/** Viewers connecting at once. */
+const VIEWER_CONCURRENCY = 50;
+
+interface ViewerPhase extends RacePhase {
+  /** Reading viewers (and slow ones) connected during the window. */
+  viewers: number;
+  slowViewers: number;
+  /** `say bench <time>` the bench ran at the console in the window, and how long the console took to answer (ms). */
+  says: number;
+  sayAnswered?: Summary;
+  /** The viewer process's figures for the window (none in the window without viewers). */
+  stream?: Omit<ViewersReport, 'type'>;
+}
+
+interface SlowViewersResult {
+  connected: number;
+  /** From the slow viewers connecting until /metrics counted them all dropped (undefined: not within the wait). */
+  droppedAfterSeconds?: number;
+  dropped: number;
+  /** Server RSS when they connected, and the most it reached until they were dropped. */
+  rssAtStartKb?: number;
+  rssMaxKb?: number;
+  /** The most the kernel held for one slow viewer: the server's send queue + the viewer's receive queue. */
+  kernelQueuedMaxBytes: number;
+  /** After the drop the slow viewers read: streams that ended, and the bytes each got in all. */
+  endedByServer?: number;
+  stillOpen?: number;
+  bytesEach?: number[];
+}
+
+interface ViewersResult {
+  clients: number;
+  viewers: number;
+  connected: number;
+  error?: string;
+  phases: ViewerPhase[];
+  viewersConnected?: number;
+  viewersFailed?: number;
+  viewerFailures?: string[];
+  viewerRampSeconds?: number;
+  /** From all viewers connected until the players' updates propagated as fast as before (or 30 s). */
+  viewerSettleSeconds?: number;
+  /** The players' tick and the server's CPU while the viewers connected (from the viewer process's start). */
+  viewerRamp?: { seconds: number; tick?: Summary; latency?: Summary; cpuPercent?: number };
+  snapshotBytes?: number;
+  snapshotPlayers?: number;
+  /** Events older than a connection's snapshot that came after it (in the ramp), and on how many connections. */
+  rampStaleIds?: number;
+  rampStaleViewers?: number;
+  slow?: SlowViewersResult;
+  saysFailed: number;
+  sayError?: string;
+  /** /live figures from GET /metrics at the end. */
+  liveMetrics?: Record<string, number>;
+  serverLog: Record<string, number>;
+}
+
+/** The `ghosting_live_*` figures of GET /metrics (gauge and counters), or undefined if it did not answer. */
+async function liveMetrics(server: ServerProcess): Promise<Record<string, number> | undefined> {
+  try {
+    const { status, body } = await server.api('GET', '/metrics', undefined, 5000);
+    if (status !== 200 || typeof body !== 'string') return undefined;
+    const values: Record<string, number> = {};
+    for (const match of body.matchAll(/^(ghosting_live_\w+) (\S+)$/gm)) values[match[1]!] = Number(match[2]);
+    return values;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Says `bench <time>` at the server's console every `intervalMs` (one command at a time) until stopped. */
+function startSaying(server: ServerProcess, intervalMs: number) {
+  let stopped = false;
+  // `answered`: from writing the command to the server's answer line (its console's own delay).
+  const state = { sent: 0, failed: 0, lastError: undefined as string | undefined, answered: new Samples(100_000) };
+  const loop = (async () => {
+    while (!stopped && server.running) {
+      const started = performance.now();
+      try {
+        const answer = await server.command(
+          `say bench ${(performance.timeOrigin + performance.now()).toFixed(3)}`,
+          5000,
+        );
+        if (answer.startsWith('error:')) {
+          state.failed++;
+          state.lastError = answer;
+        } else {
+          state.sent++;
+          state.answered.add(performance.now() - started);
+        }
+      } catch (error) {
+        state.failed++;
+        state.lastError = (error as Error).message;
+      }
+      await sleep(Math.max(0, intervalMs - (performance.now() - started)));
+    }
+  })();
+  return {
+    state,
+    stop: async () => {
+      stopped = true;
+      await withTimeout(loop, 10_000, 'the console did not stop').catch(() => undefined);
+    },
+  };
+}
+
+async function runViewers(options: Options, viewerCount: number): Promise<number> {
+  const clients = options.clientsGiven ? options.clients[0]! : 500;
+  const slowCount = options.slowViewers;
+  const result: ViewersResult = {
+    clients,
+    viewers: viewerCount,
+    connected: 0,
+    phases: [],
+    saysFailed: 0,
+    serverLog: {},
+  };
+  log(
+    `viewers: ${clients} clients (a map change every ${options.mapChangeSeconds} s each), "say bench <time>" ${options.saysPerSecond} times a second; ` +
+      `${options.seconds} s without viewers, then with ${viewerCount} on /live` +
+      (slowCount > 0
+        ? `, then with ${slowCount} more that never read (waiting at most ${options.slowViewerSeconds} s for their drop)`
+        : ''),
+  );
+  const parts: Partial<Session> = {};
+  let viewers: ViewersChild | undefined;
+  let saying: ReturnType<typeof startSaying> | undefined;
+  const periodMs = options.mapChangeSeconds * 1000;
+  try {
+    // The public pages on the HTTP endpoint (loopback, a free port), room for every viewer, and the
+    // console for `say`; what is given with --server-config comes after, and wins.
+    const sessionOptions: Options = {
+      ...options,
+      serverConfig: [
+        'http.public_pages=true',
+        `http.max_live_viewers=${Math.max(1000, viewerCount + slowCount + 10)}`,
+        ...options.serverConfig,
+      ],
+    };
+    const session = await openSession(sessionOptions, clients, (options.seconds * 1000) / COUNTDOWN_SAMPLES, parts, {
+      metrics: true,
+      console: true,
+    });
+    result.connected = session.connected;
+    const { server, generator } = session;
+    const httpPort = server.httpPort!;
+    await sleep(options.warmup * 1000);
+    // Every load client walks the route round and round: the stream's `map` events, a steady
+    // clients / period a second, and the same in every window.
+    await generator.request({ type: 'race-walk', action: 'start', loop: true }, 'race-status', 10_000);
+    if (options.saysPerSecond > 0) saying = startSaying(server, 1000 / options.saysPerSecond);
+    await sleep(2 * periodMs);
+    const says = saying?.state ?? { sent: 0, failed: 0, lastError: undefined, answered: new Samples(1) };
+
+    const measure = async (name: string, stream: ViewersChild | undefined, slow: number): Promise<ViewerPhase> => {
+      await stream?.request({ type: 'mark' }, 'marked', 10_000);
+      const saysBefore = says.sent;
+      says.answered.reset();
+      const phase = await measureRacePhase(session, name, options.seconds);
+      const report = stream === undefined ? undefined : await stream.request({ type: 'report' }, 'report', 10_000);
+      const viewersPhase: ViewerPhase = {
+        ...phase,
+        viewers: report?.open ?? 0,
+        slowViewers: slow,
+        says: says.sent - saysBefore,
+        ...(says.answered.summary() !== undefined ? { sayAnswered: says.answered.summary()! } : {}),
+      };
+      if (report !== undefined) {
+        const { type: _type, ...figures } = report;
+        viewersPhase.stream = figures;
+      }
+      log(
+        `${name}: tick p99 ${fixed(phase.tick?.p99)} ms, latency p99 ${fixed(phase.latency?.p99)} ms, server CPU ${fixed(phase.cpuPercent, 0)} %` +
+          (report !== undefined
+            ? `; ${report.open} viewers, ${fixed(report.events / Math.max(1, report.open) / (report.windowMs / 1000))} events/s each, delay p50/p99 ${fixed(report.delay?.p50)}/${fixed(report.delay?.p99)} ms`
+            : ''),
+      );
+      return viewersPhase;
+    };
+
+    result.phases.push(await measure('no viewers', undefined, 0));
+
+    viewers = startViewers();
+    liveViewerProcesses.add(viewers);
+    if (options.pin) pin(viewers.pid, 1);
+    // The players' tick while every viewer connects at once (each gets a snapshot of every player).
+    session.probes.mark();
+    const rampCpuBefore = readCpuSeconds(server.pid);
+    const rampStart = performance.now();
+    const connectTimeoutMs = 30_000 + viewerCount * 50;
+    const ready = await viewers.request(
+      {
+        type: 'start',
+        host: SERVER_HOST,
+        port: httpPort,
+        count: viewerCount,
+        concurrency: VIEWER_CONCURRENCY,
+        connectTimeoutMs,
+        parse: options.viewerParse,
+      },
+      'ready',
+      connectTimeoutMs + 10_000,
+    );
+    const rampSeconds = (performance.now() - rampStart) / 1000;
+    const rampCpuAfter = readCpuSeconds(server.pid);
+    result.viewerRamp = {
+      seconds: rampSeconds,
+      ...(session.probes.intervals() !== undefined ? { tick: session.probes.intervals()! } : {}),
+      ...(session.probes.latencies.summary() !== undefined ? { latency: session.probes.latencies.summary()! } : {}),
+      ...(rampCpuBefore !== undefined && rampCpuAfter !== undefined
+        ? { cpuPercent: ((rampCpuAfter - rampCpuBefore) / rampSeconds) * 100 }
+        : {}),
+    };
+    result.viewersConnected = ready.connected;
+    result.viewersFailed = ready.failed;
+    result.viewerFailures = ready.failures;
+    result.viewerRampSeconds = ready.rampMs / 1000;
+    result.snapshotBytes = ready.snapshotBytes;
+    result.snapshotPlayers = ready.snapshotPlayers;
+    result.rampStaleIds = ready.staleIds;
+    result.rampStaleViewers = ready.staleViewers;
+    log(
+      `viewers: ${ready.connected} of ${viewerCount} connected to /live in ${fixed(ready.rampMs / 1000)} s (${ready.failed} failed` +
+        `${ready.failures.length > 0 ? `: ${ready.failures.slice(0, 3).join('; ')}` : ''}); snapshot ${fixed(ready.snapshotBytes / 1024)} KB with ${ready.snapshotPlayers} players`,
+    );
+    if (ready.connected === 0) throw new Error('no viewer could connect to /live');
+    // The connections' first burst (a snapshot each) leaves the server behind on the players'
+    // updates for a while: measure once it has caught up (at least 2 s, at most 30 s), that is
+    // once no update in a second took more than 1.5 × the p99 without viewers + 10 ms.
+    const caughtUp = (result.phases[0]?.latency?.p99 ?? 100) * 1.5 + 10;
+    const settleStart = performance.now();
+    for (;;) {
+      session.probes.mark();
+      await sleep(1000);
+      const latency = session.probes.latencies.summary();
+      const elapsed = performance.now() - settleStart;
+      if ((latency !== undefined && latency.max <= caughtUp && elapsed >= 2000) || elapsed >= 30_000) break;
+    }
+    result.viewerSettleSeconds = (performance.now() - settleStart) / 1000;
+    result.phases.push(await measure(`${viewerCount} viewers`, viewers, 0));
+
+    if (slowCount > 0) {
+      const metricsBefore = await liveMetrics(server);
+      const droppedBefore = metricsBefore?.ghosting_live_viewers_dropped_total ?? 0;
+      const slowReady = await viewers.request(
+        { type: 'slow', count: slowCount, timeoutMs: 10_000 },
+        'slow-ready',
+        20_000,
+      );
+      const slowStart = performance.now();
+      const slow: SlowViewersResult = {
+        connected: slowReady.connected,
+        dropped: 0,
+        kernelQueuedMaxBytes: 0,
+        ...(readMemory(server.pid)?.rssKb !== undefined ? { rssAtStartKb: readMemory(server.pid)!.rssKb } : {}),
+      };
+      result.slow = slow;
+      if (slowReady.failures.length > 0) log(`slow viewers: ${slowReady.failures.join('; ')}`);
+      const phase = await measure(
+        `${viewerCount} viewers + ${slowReady.connected} not reading`,
+        viewers,
+        slowReady.connected,
+      );
+      result.phases.push(phase);
+      slow.rssMaxKb = phase.rssMaxKb;
+
+      // Until the server has dropped every slow viewer (its counter says so), at most --slow-viewer-seconds.
+      const deadline = slowStart + options.slowViewerSeconds * 1000;
+      let lastLog = 0;
+      while (performance.now() < deadline) {
+        const metrics = await liveMetrics(server);
+        slow.dropped = (metrics?.ghosting_live_viewers_dropped_total ?? droppedBefore) - droppedBefore;
+        slow.rssMaxKb = Math.max(slow.rssMaxKb ?? 0, readMemory(server.pid)?.rssKb ?? 0);
+        const status = await viewers.request({ type: 'slow-status' }, 'slow-status', 10_000);
+        const kernel = status.viewers.map((one) => (one.serverQueuedBytes ?? 0) + (one.viewerQueuedBytes ?? 0));
+        slow.kernelQueuedMaxBytes = Math.max(slow.kernelQueuedMaxBytes, ...kernel);
+        if (slow.dropped >= slowReady.connected) {
+          slow.droppedAfterSeconds = (performance.now() - slowStart) / 1000;
+          break;
+        }
+        if (!server.running) throw new Error(`the server exited: ${server.log.last.join(' | ')}`);
+        if (performance.now() - lastLog >= 15_000) {
+          lastLog = performance.now();
+          log(
+            `slow viewers after ${fixed((performance.now() - slowStart) / 1000, 0)} s: ${slow.dropped} of ${slowReady.connected} dropped; ` +
+              `the kernel holds ${kernel.map((bytes) => fixed(bytes / 2 ** 20, 2)).join(', ')} MiB for them; server RSS ${fixed((readMemory(server.pid)?.rssKb ?? NaN) / 1024)} MB`,
+          );
+        }
+        await sleep(1000);
+      }
+      const drained = await viewers.request({ type: 'slow-drain', timeoutMs: 15_000 }, 'slow-drained', 30_000);
+      slow.endedByServer = drained.endedByServer;
+      slow.stillOpen = drained.stillOpen;
+      slow.bytesEach = drained.bytes;
+    }
+    result.liveMetrics = await liveMetrics(server);
+    await saying?.stop();
+    result.saysFailed = says.failed;
+    if (says.lastError !== undefined) result.sayError = says.lastError;
+    await generator.request({ type: 'race-walk', action: 'stop' }, 'race-status', 10_000);
+  } catch (error) {
+    result.error = (error as Error).message;
+    log(`viewers: ${result.error}`);
+  } finally {
+    await saying?.stop();
+    if (viewers !== undefined) {
+      await viewers.stop();
+      liveViewerProcesses.delete(viewers);
+    }
+    await closeSession(parts);
+    result.serverLog = parts.server ? Object.fromEntries(parts.server.log.byMessage) : {};
+  }
+  printViewers(result, options);
+  if (options.json !== undefined)
+    writeFileSync(
+      options.json,
+      JSON.stringify(
+        {
+          mode: 'viewers',
+          machine: { cpus: cpus().length, model: cpuModel(), memoryBytes: totalmem(), node: process.version },
+          options,
+          result,
+        },
+        null,
+        2,
+      ),
+    );
+  return result.error === undefined ? 0 : 1;
+}
+
+function printViewers(result: ViewersResult, options: Options): void {
+  const baseline = result.phases.find((phase) => phase.viewers === 0);
+  const watched = result.phases.find((phase) => phase.viewers > 0 && phase.slowViewers === 0);
+  console.log('');
+  console.log(
+    table(
+      [
+        'phase',
+        'viewers',
+        'map changes/s',
+        'clients in tick',
+        'tick p50 ms',
+        'tick p99 ms',
+        'tick p99 vs none ms',
+        'tick max ms',
+        'latency p50 ms',
+        'latency p99 ms',
+        'latency p99 vs none ms',
+        'countdown RTT p50/p99 ms',
+        'server CPU %',
+        'server RSS MB (end/max)',
+        'gen CPU %',
+        'viewers CPU %',
+        'dropped',
+        'probe/gen loop lag p99 ms',
+        'load avg 1 min',
+      ],
+      result.phases.map((phase) => [
+        phase.name,
+        phase.slowViewers > 0 ? `${phase.viewers}+${phase.slowViewers}` : String(phase.viewers),
+        fixed(phase.mapChanges / phase.seconds),
+        String(phase.clientsInTick),
+        fixed(phase.tick?.p50),
+        fixed(phase.tick?.p99),
+        phase === baseline ? '' : signed((phase.tick?.p99 ?? NaN) - (baseline?.tick?.p99 ?? NaN)),
+        fixed(phase.tick?.max),
+        fixed(phase.latency?.p50),
+        fixed(phase.latency?.p99),
+        phase === baseline ? '' : signed((phase.latency?.p99 ?? NaN) - (baseline?.latency?.p99 ?? NaN)),
+        countdownCell(phase.countdown, phase.countdownLost),
+        fixed(phase.cpuPercent, 0),
+        `${fixed((phase.rssKb ?? NaN) / 1024, 0)}/${fixed((phase.rssMaxKb ?? NaN) / 1024, 0)}`,
+        fixed(phase.generatorCpuPercent, 0),
+        fixed(phase.stream?.cpuPercent, 0),
+        String(phase.honestDropped),
+        `${fixed(phase.probeLag?.p99)}/${fixed(phase.generatorLag?.p99)}`,
+        fixed(phase.loadAverage, 2),
+      ]),
+    ),
+  );
+  const streamed = result.phases.filter((phase) => phase.stream !== undefined);
+  if (streamed.length > 0) {
+    console.log('');
+    console.log('The /live stream as the viewers got it (per viewer: over the viewers open at the end of the window):');
+    console.log(
+      table(
+        [
+          'phase',
+          'open',
+          'closed',
+          'events/s per viewer',
+          'events per viewer min/max',
+          'reads/s per viewer',
+          'KB/s per viewer',
+          'MB/s all',
+          'message delay p50/p99/max ms',
+          'first viewer p50/p99 ms',
+          'first → last viewer p50/p99 ms',
+          'say answered p50/p99 ms',
+          'kernel backlog max MB (server/viewers)',
+          'bench messages per viewer min/max (says)',
+          'stale ids',
+          'parse errors',
+          'viewers loop lag p99 ms',
+        ],
+        streamed.map((phase) => {
+          const stream = phase.stream!;
+          const seconds = stream.windowMs / 1000;
+          const open = Math.max(1, stream.open);
+          return [
+            phase.name,
+            String(stream.open),
+            String(stream.closedInWindow),
+            fixed(stream.events / open / seconds),
+            `${stream.eventsPerViewerMin}/${stream.eventsPerViewerMax}`,
+            fixed(stream.chunks / open / seconds),
+            fixed(stream.bytes / open / seconds / 1024),
+            fixed(stream.bytes / seconds / 2 ** 20, 2),
+            stream.delay ? `${fixed(stream.delay.p50)}/${fixed(stream.delay.p99)}/${fixed(stream.delay.max)}` : '–',
+            stream.firstDelay ? `${fixed(stream.firstDelay.p50)}/${fixed(stream.firstDelay.p99)}` : '–',
+            stream.spread ? `${fixed(stream.spread.p50)}/${fixed(stream.spread.p99)}` : '–',
+            phase.sayAnswered ? `${fixed(phase.sayAnswered.p50)}/${fixed(phase.sayAnswered.p99)}` : '–',
+            `${fixed(stream.kernelQueuedMaxBytes.server / 2 ** 20, 2)}/${fixed(stream.kernelQueuedMaxBytes.viewers / 2 ** 20, 2)}`,
+            `${stream.benchMessagesPerViewerMin}/${stream.benchMessagesPerViewerMax} (${phase.says})`,
+            String(stream.staleIds),
+            String(stream.parseErrors),
+            fixed(stream.eventLoopLag?.p99),
+          ];
+        }),
+      ),
+    );
+  }
+  console.log('');
+  const notes: string[] = [];
+  if (result.viewersConnected !== undefined)
+    notes.push(
+      `${result.viewersConnected} of ${result.viewers} viewers connected in ${fixed(result.viewerRampSeconds)} s` +
+        `${result.viewersFailed ? ` (${result.viewersFailed} failed: ${result.viewerFailures?.slice(0, 3).join('; ')})` : ''}; ` +
+        `their snapshot: ${fixed((result.snapshotBytes ?? NaN) / 1024)} KB, ${result.snapshotPlayers} players; ` +
+        `${result.rampStaleIds ?? 0} events with an id below the one before (older than the snapshot, sent after it) on ${result.rampStaleViewers ?? 0} connections`,
+    );
+  const ramp = result.viewerRamp;
+  if (ramp !== undefined)
+    notes.push(
+      `while they connected (${fixed(ramp.seconds)} s from starting the viewer process): players' tick p99/max ${fixed(ramp.tick?.p99)}/${fixed(ramp.tick?.max)} ms, ` +
+        `latency p99/max ${fixed(ramp.latency?.p99)}/${fixed(ramp.latency?.max)} ms, server CPU ${fixed(ramp.cpuPercent, 0)} %; ` +
+        `updates propagated as before again ${fixed(result.viewerSettleSeconds)} s after the last viewer connected`,
+    );
+  if (watched?.stream !== undefined) {
+    const byName = Object.entries(watched.stream.eventsByName)
+      .map(([name, n]) => `${name} ${n}`)
+      .join(', ');
+    notes.push(
+      `events in the "${watched.name}" window, all viewers: ${byName}; ${watched.stream.heartbeats} keep-alives`,
+    );
+    if (watched.stream.closeReasons.length > 0) notes.push(`viewers closed: ${watched.stream.closeReasons.join(', ')}`);
+  }
+  if (result.saysFailed > 0) notes.push(`${result.saysFailed} says failed (${result.sayError})`);
+  if (result.liveMetrics !== undefined)
+    notes.push(
+      `/metrics at the end: ${Object.entries(result.liveMetrics)
+        .map(([name, value]) => `${name} ${value}`)
+        .join(', ')}`,
+    );
+  const serverLog = Object.entries(result.serverLog);
+  if (serverLog.length > 0) notes.push(`server log: ${serverLog.map(([message, n]) => `${n}× ${message}`).join(', ')}`);
+  if (result.error !== undefined) notes.push(`error: ${result.error}`);
+  for (const note of notes) console.log(`  ${note}`);
+
+  if (baseline?.tick !== undefined && watched?.tick !== undefined) {
+    const tickDelta = watched.tick.p99 - baseline.tick.p99;
+    const latencyDelta = (watched.latency?.p99 ?? Infinity) - (baseline.latency?.p99 ?? 0);
+    const honestDropped = result.phases.reduce((total, phase) => total + phase.honestDropped, 0);
+    const viewersLost = (result.viewersFailed ?? 0) + (watched.stream?.closedInWindow ?? 0);
+    const met =
+      tickDelta <= VIEWERS_MARGIN_MS && latencyDelta <= VIEWERS_MARGIN_MS && honestDropped === 0 && viewersLost === 0;
+    const stream = watched.stream;
+    console.log('');
+    console.log(
+      `${watched.viewers} viewers on /live with ${result.clients} clients playing: tick p99 ${fixed(baseline.tick.p99)} ms without, ${fixed(watched.tick.p99)} ms with (${signed(tickDelta)}); ` +
+        `latency p99 ${fixed(baseline.latency?.p99)} ms without, ${fixed(watched.latency?.p99)} ms with (${signed(latencyDelta)}); ` +
+        `server CPU ${signed((watched.cpuPercent ?? NaN) - (baseline.cpuPercent ?? NaN))} points` +
+        (stream !== undefined
+          ? `; each viewer got ${fixed(stream.events / Math.max(1, stream.open) / (stream.windowMs / 1000))} events/s, ` +
+            `${fixed(stream.bytes / (stream.windowMs / 1000) / 2 ** 20, 2)} MB/s in all, message delay p50/p99 ${fixed(stream.delay?.p50)}/${fixed(stream.delay?.p99)} ms`
+          : '') +
+        `. Verdict (tick and latency p99 within ${VIEWERS_MARGIN_MS} ms, no player dropped, every viewer connected and kept): ${met ? 'met' : 'NOT met'}.`,
+    );
+  }
+  const slow = result.slow;
+  if (slow !== undefined) {
+    const withSlow = result.phases.find((phase) => phase.slowViewers > 0);
+    const growthMb = ((slow.rssMaxKb ?? NaN) - (slow.rssAtStartKb ?? NaN)) / 1024;
+    const dropped = slow.droppedAfterSeconds !== undefined;
+    console.log(
+      `${slow.connected} viewers that never read: ` +
+        (dropped
+          ? `all dropped by the server after ${fixed(slow.droppedAfterSeconds, 0)} s`
+          : `${slow.dropped} of ${slow.connected} dropped within ${options.slowViewerSeconds} s`) +
+        `; the kernel held up to ${fixed(slow.kernelQueuedMaxBytes / 2 ** 20, 2)} MiB for one of them (server send queue + viewer receive queue); ` +
+        `server RSS ${fixed((slow.rssAtStartKb ?? NaN) / 1024, 0)} MB when they connected, at most ${fixed((slow.rssMaxKb ?? NaN) / 1024, 0)} MB until dropped (${signed(growthMb)} MB); ` +
+        (slow.endedByServer !== undefined
+          ? `read afterwards, ${slow.endedByServer} streams had been ended by the server (${slow.stillOpen} still open), ${(slow.bytesEach ?? []).map((bytes) => fixed(bytes / 2 ** 20, 2)).join(', ')} MiB received each`
+          : '') +
+        (withSlow?.tick !== undefined && baseline?.tick !== undefined
+          ? `; tick p99 with them ${fixed(withSlow.tick.p99)} ms (${signed(withSlow.tick.p99 - baseline.tick.p99)} against no viewers)`
+          : '') +
+        `. Verdict (every slow viewer dropped, server memory grew by less than ${slow.connected} MiB + 16 MB): ` +
+        `${dropped && growthMb < slow.connected + 16 ? 'met' : 'NOT met'}.`,
+    );
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
 
 async function main(args: string[]): Promise<number> {
   let options: Options | undefined;
@@ -1628,21 +2216,25 @@ async function main(args: string[]): Promise<number> {
   }
 
   const largest =
-    (options.soakMinutes !== undefined || options.resilience || options.race) && !options.clientsGiven
+    (options.soakMinutes !== undefined || options.resilience || options.race || options.viewers !== undefined) &&
+    !options.clientsGiven
       ? options.soakMinutes !== undefined
         ? 300
         : 500
-      : options.soakMinutes !== undefined || options.resilience
+      : options.soakMinutes !== undefined || options.resilience || options.viewers !== undefined
         ? options.clients[0]!
         : Math.max(...options.clients);
   const limit = openFileLimit();
-  // The generator holds a TCP and a UDP socket per client; the server a TCP socket per client.
-  const descriptorsNeeded = 2 * largest + 64;
+  // The generator holds a TCP and a UDP socket per client; the server a TCP socket per client
+  // and one per /live viewer (`--viewers`).
+  const viewerCount = options.viewers === undefined ? 0 : options.viewers + options.slowViewers;
+  const serverDescriptors = largest + 32 + viewerCount;
+  const descriptorsNeeded = Math.max(2 * largest + 64, serverDescriptors);
   log(
     `machine: ${cpus().length} CPUs (${cpuModel()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`,
   );
   log(
-    `open-file limit ${limit ?? 'unknown'}; the largest step needs about ${descriptorsNeeded} in the load generator and ${largest + 32} in the server`,
+    `open-file limit ${limit ?? 'unknown'}; the largest step needs about ${2 * largest + 64} in the load generator and ${serverDescriptors} in the server`,
   );
   if (limit !== undefined && limit < descriptorsNeeded) {
     console.error(
@@ -1658,18 +2250,26 @@ async function main(args: string[]): Promise<number> {
       ? 60_000 + setupMs(largest) + options.soakMinutes * 60_000 + 30_000
       : options.resilience
         ? 60_000 + setupMs(largest) + 3 * options.attackSeconds * 1000 + 90_000
-        : options.race
-          ? (options.clientsGiven ? options.clients : [500]).reduce(
-              (total, n) =>
-                total +
-                setupMs(n) +
-                3 * options.seconds * 1000 +
-                options.raceCountdown * 1000 +
-                4 * options.mapChangeSeconds * 1000 +
-                150_000,
-              60_000,
-            )
-          : options.clients.reduce((total, n) => total + setupMs(n) + options.seconds * 1000, 60_000);
+        : options.viewers !== undefined
+          ? setupMs(largest) +
+            3 * options.seconds * 1000 +
+            4 * options.mapChangeSeconds * 1000 +
+            60_000 +
+            options.viewers * 100 +
+            (options.slowViewers > 0 ? options.slowViewerSeconds * 1000 + 60_000 : 0) +
+            150_000
+          : options.race
+            ? (options.clientsGiven ? options.clients : [500]).reduce(
+                (total, n) =>
+                  total +
+                  setupMs(n) +
+                  3 * options.seconds * 1000 +
+                  options.raceCountdown * 1000 +
+                  4 * options.mapChangeSeconds * 1000 +
+                  150_000,
+                60_000,
+              )
+            : options.clients.reduce((total, n) => total + setupMs(n) + options.seconds * 1000, 60_000);
   const watchdog = setTimeout(() => {
     console.error(`bench: still running after ${Math.round(budgetMs / 1000)} s; stopping everything`);
     killEverythingNow();
@@ -1689,6 +2289,11 @@ async function main(args: string[]): Promise<number> {
   }
   if (options.race) {
     const code = await runRace(options);
+    clearTimeout(watchdog);
+    return code;
+  }
+  if (options.viewers !== undefined) {
+    const code = await runViewers(options, options.viewers);
     clearTimeout(watchdog);
     return code;
   }
