@@ -191,17 +191,20 @@ export function checkContrast(
   });
 }
 
-const CONTRAST_SCRIPT = String.raw`function ({ scope, transparentBackdrop }) {
-  const canvas = document.createElement('canvas');
-  canvas.width = canvas.height = 1;
-  const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  // Any CSS colour (rgb, hsl, oklch, color(), named) to sRGB bytes, by letting the canvas parse it.
+/**
+ * Colour arithmetic both in-page checks share, as script text: `parse` (any CSS colour to sRGB
+ * bytes, by letting a canvas parse it), `over` (alpha compositing), `ratio` (WCAG contrast).
+ */
+const COLOUR_HELPERS = String.raw`
+  const probe = document.createElement('canvas');
+  probe.width = probe.height = 1;
+  const probeContext = probe.getContext('2d', { willReadFrequently: true });
   const parse = (css) => {
-    ctx.clearRect(0, 0, 1, 1);
-    ctx.fillStyle = '#000';
-    ctx.fillStyle = css;
-    ctx.fillRect(0, 0, 1, 1);
-    const [r, g, b, a] = ctx.getImageData(0, 0, 1, 1).data;
+    probeContext.clearRect(0, 0, 1, 1);
+    probeContext.fillStyle = '#000';
+    probeContext.fillStyle = css;
+    probeContext.fillRect(0, 0, 1, 1);
+    const [r, g, b, a] = probeContext.getImageData(0, 0, 1, 1).data;
     return { r, g, b, a: a / 255 };
   };
   const over = (top, bottom) => ({
@@ -219,6 +222,10 @@ const CONTRAST_SCRIPT = String.raw`function ({ scope, transparentBackdrop }) {
     const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
     return (hi + 0.05) / (lo + 0.05);
   };
+`;
+
+const CONTRAST_SCRIPT = String.raw`function ({ scope, transparentBackdrop }) {
+  ${COLOUR_HELPERS}
   const css = (c) => 'rgba(' + [c.r, c.g, c.b].map(Math.round).join(', ') + ', ' + c.a.toFixed(2) + ')';
   const describe = (el) => {
     const parts = [];
@@ -460,32 +467,7 @@ export function chartTextContrast(page: Page, selector: string): Promise<ChartTe
       const canvasEl = document.querySelector(selector);
       const chart = window.Chart && window.Chart.getChart(canvasEl);
       if (!chart) throw new Error('no Chart.js chart on ' + selector);
-      const probe = document.createElement('canvas');
-      probe.width = probe.height = 1;
-      const ctx = probe.getContext('2d', { willReadFrequently: true });
-      const parse = (css) => {
-        ctx.clearRect(0, 0, 1, 1);
-        ctx.fillStyle = '#000';
-        ctx.fillStyle = css;
-        ctx.fillRect(0, 0, 1, 1);
-        const [r, g, b, a] = ctx.getImageData(0, 0, 1, 1).data;
-        return { r, g, b, a: a / 255 };
-      };
-      const over = (top, bottom) => ({
-        r: top.r * top.a + bottom.r * (1 - top.a),
-        g: top.g * top.a + bottom.g * (1 - top.a),
-        b: top.b * top.a + bottom.b * (1 - top.a),
-        a: 1,
-      });
-      const channel = (v) => {
-        const c = v / 255;
-        return c <= 0.04045 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
-      };
-      const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
-      const ratio = (a, b) => {
-        const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
-        return (hi + 0.05) / (lo + 0.05);
-      };
+      ${COLOUR_HELPERS}
       const css = (c) => 'rgb(' + [c.r, c.g, c.b].map(Math.round).join(', ') + ')';
       const layers = [];
       let bg = { r: 255, g: 255, b: 255, a: 1 };
