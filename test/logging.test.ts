@@ -3,7 +3,7 @@
  * disk that is full on every write. test/cli.test.ts covers the same through the real process.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -121,6 +121,53 @@ describe('log file', () => {
       const started = Date.now();
       await output.close(5000);
       expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      closeSync(reader);
+    }
+  });
+
+  it('a file that takes writes again gets what waited without another line being logged', async () => {
+    const fifo = joinPath(tempDir(), 'pipe.log');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const stderr = capture();
+      const output = createLogger(fileOnly(fifo), { stderr });
+      const text = 'w'.repeat(1000);
+      for (let i = 0; i < 200; i++) output.logger.info({ i }, text); // 200 KB: over a 64 KB pipe
+      await until(() => stderr.lines.length > 0, 'the full pipe to be reported');
+      // The reader comes back and empties the pipe; the server logs nothing more meanwhile.
+      const received: Buffer[] = [];
+      const chunk = Buffer.alloc(64 * 1024);
+      const drain = () => {
+        for (;;) {
+          let read = 0;
+          try {
+            read = readSync(reader, chunk);
+          } catch (error) {
+            if ((error as NodeJS.ErrnoException).code === 'EAGAIN') return;
+            throw error;
+          }
+          if (read === 0) return;
+          received.push(Buffer.from(chunk.subarray(0, read)));
+        }
+      };
+      await until(
+        () => {
+          drain();
+          return stderr.lines.some((line) => line.includes('is written again'));
+        },
+        'the waiting lines to be written',
+        5000,
+      );
+      drain();
+      const lines = Buffer.concat(received).toString('utf8').trim().split('\n');
+      expect(lines.map((line) => JSON.parse(line).i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+      expect(stderr.lines).toEqual([
+        expect.stringMatching(/cannot write log file .*\(EAGAIN\)/),
+        `ghosting: log file ${fifo} is written again; 0 lines were dropped`,
+      ]);
+      await output.close(1000);
     } finally {
       closeSync(reader);
     }

@@ -5,7 +5,9 @@
  * file size limit, an I/O error) never stalls or stops the server:
  * - the failure is reported once, and so is the recovery, with the number of lines lost;
  * - at most MAX_BUFFERED_BYTES of lines wait for the file; later lines are dropped and counted;
- * - the first line that arrives after the file can be written again writes out what waited;
+ * - while writes fail, each new line and a retry every RETRY_INTERVAL_MS try again, so what
+ *   waited is written once the file takes writes, even if nothing more is logged (a line that
+ *   arrives while a failing write is still in flight does not start an attempt of its own);
  * - closing makes one attempt, bounded in time, to write what is left, then gives up.
  *
  * SonicBoom is used directly rather than through pino.destination(): for an asynchronous file
@@ -22,6 +24,8 @@ const { SonicBoom } = sonicBoom;
 
 /** How many bytes of lines may wait for a file that is slow or failing; the rest are dropped. */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
+/** How often a file whose writes fail is tried again when no new line does it. */
+export const RETRY_INTERVAL_MS = 1000;
 /** How long closing waits for the last lines to reach the file. */
 export const CLOSE_TIMEOUT_MS = 1000;
 
@@ -156,8 +160,26 @@ export function openLogFile(path: string, report: LogFileReport, options: LogFil
     state = next;
   };
 
+  let retryTimer: NodeJS.Timeout | undefined;
+  const retry = () => {
+    retryTimer = undefined;
+    if (state !== 'failing' || !accepting || boom.destroyed === true) return;
+    try {
+      // An empty line starts a write of what waits, unless one is already in flight.
+      boom.write('');
+    } catch {
+      // Destroyed meanwhile: nothing left to retry.
+    }
+  };
+  const scheduleRetry = () => {
+    if (retryTimer !== undefined || !accepting) return;
+    retryTimer = setTimeout(retry, RETRY_INTERVAL_MS);
+    retryTimer.unref();
+  };
+
   boom.on('error', (error: unknown) => {
     lastError = error;
+    scheduleRetry();
     if (state === 'failing') return;
     enterTrouble('failing');
     const code = (error as NodeJS.ErrnoException).code;
@@ -210,6 +232,7 @@ export function openLogFile(path: string, report: LogFileReport, options: LogFil
       closing ??= new Promise<void>((resolve) => {
         const settle = (outcome: 'closed' | 'failed' | 'timed out') => {
           clearTimeout(timer);
+          clearTimeout(retryTimer);
           boom.off('close', onClose);
           boom.off('error', onError);
           accepting = false;
