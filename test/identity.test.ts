@@ -369,9 +369,13 @@ describe('banning a member', () => {
     expect(app.identity.memberOf('Fresh')).toBeUndefined();
     expect((await runConsole(app, 'profile 111')).text).toContain('Banned (griefing)');
     expect((await runConsole(app, 'whois Alice')).text).toContain('[banned]');
+    expect((await runConsole(app, 'ban list')).text).toMatch(
+      /^1 ban:\nDiscord member alice_d \(id 111; names Alice, AliceAlt\) — griefing \(by discord:mod, \d{4}-.*Z\)$/,
+    );
 
     expect((await runConsole(app, 'unban member 111')).text).toBe('Unbanned Discord member alice_d.');
     expect((await joinApp(app, 'Alice', { localAddress: '127.0.0.76' })).id).toBeGreaterThan(0);
+    expect((await runConsole(app, 'ban list')).text).toBe('No bans.');
     expect(await runConsole(app, 'unban member 111')).toMatchObject({ ok: false, code: 'not_found' });
     expect(await runConsole(app, 'ban member Nobody')).toMatchObject({ ok: false, code: 'not_found' });
     await app.store.flush();

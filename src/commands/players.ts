@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import type { ClientInfo } from '../events.js';
 import { oneLine } from '../text/printable.js';
+import { labelOf } from '../identity/commands.js';
 import { describeClient, describeClients, type AdminContext } from './context.js';
 import { fail, ok, type CommandDefinition, type CommandResult, type Invoker } from './registry.js';
 
@@ -190,11 +191,13 @@ export const playerCommands: Definition[] = [
   {
     name: 'ban list',
     aliases: ['bans'],
-    summary: 'List active bans',
+    summary: 'List active bans: names, addresses and Discord members',
     permission: 'moderator',
     run(context) {
       const bans = context.store.bans.list();
-      if (bans.length === 0) return ok('No bans.', { bans });
+      const memberBans = context.store.identity.memberBans();
+      const total = bans.length + memberBans.length;
+      if (total === 0) return ok('No bans.', { bans, memberBans });
       const lines = bans.map((entry) => {
         const what = [
           entry.name !== null ? oneLine`name "${entry.name}"` : '',
@@ -205,7 +208,14 @@ export const playerCommands: Definition[] = [
         const until = entry.expiresAt ? `, until ${entry.expiresAt.toISOString()}` : '';
         return `${what}${entry.reason ? oneLine` — ${entry.reason}` : ''} (${oneLine`by ${entry.createdBy}`}, ${entry.createdAt.toISOString()}${until})`;
       });
-      return ok(`${bans.length} ban${bans.length === 1 ? '' : 's'}:\n${lines.join('\n')}`, { bans });
+      for (const entry of memberBans) {
+        const names = context.identity.namesOf(entry.discordId);
+        const what = oneLine`Discord member ${labelOf(context, entry.discordId)} (id ${entry.discordId}${names.length > 0 ? `; names ${names.join(', ')}` : ''})`;
+        lines.push(
+          `${what}${entry.reason ? oneLine` — ${entry.reason}` : ''} (${oneLine`by ${entry.createdBy}`}, ${entry.createdAt.toISOString()})`,
+        );
+      }
+      return ok(`${total} ban${total === 1 ? '' : 's'}:\n${lines.join('\n')}`, { bans, memberBans });
     },
   },
   {

@@ -35,7 +35,15 @@ export interface IdentityStore {
   banMember(discordId: string, reason: string | null, createdBy: string): Promise<void>;
   /** false if the member was not banned. */
   unbanMember(discordId: string): Promise<boolean>;
-  memberBan(discordId: string): { reason: string | null; createdBy: string; createdAt: Date } | undefined;
+  memberBan(discordId: string): MemberBan | undefined;
+  /** Every banned member, oldest ban first. */
+  memberBans(): (MemberBan & { discordId: string })[];
+}
+
+export interface MemberBan {
+  reason: string | null;
+  createdBy: string;
+  createdAt: Date;
 }
 
 export function createIdentityStore(connection: Connection, writer: Writer): IdentityStore {
@@ -47,6 +55,10 @@ export function createIdentityStore(connection: Connection, writer: Writer): Ide
   const confirmedQuery = sqlite.prepare('SELECT 1 FROM link_addresses WHERE name = ? AND address = ?').pluck();
   const banQuery = sqlite.prepare(
     'SELECT reason, created_by AS createdBy, created_at AS createdAt FROM member_bans WHERE discord_id = ?',
+  );
+
+  const bansQuery = sqlite.prepare(
+    'SELECT discord_id AS discordId, reason, created_by AS createdBy, created_at AS createdAt FROM member_bans ORDER BY created_at, discord_id',
   );
 
   return {
@@ -80,6 +92,14 @@ export function createIdentityStore(connection: Connection, writer: Writer): Ide
         () => banQuery.get(discordId) as { reason: string | null; createdBy: string; createdAt: number } | undefined,
       );
       return row === undefined ? undefined : { ...row, createdAt: new Date(row.createdAt) };
+    },
+
+    memberBans() {
+      const rows = connection.read(
+        () =>
+          bansQuery.all() as { discordId: string; reason: string | null; createdBy: string; createdAt: number }[],
+      );
+      return rows.map((row) => ({ ...row, createdAt: new Date(row.createdAt) }));
     },
   };
 }

@@ -23,7 +23,8 @@ interface Member {
   label: string;
 }
 
-function labelOf(context: AdminContext, discordId: string): string {
+/** A member's Discord name as their first linked name remembers it, else "member <id>". */
+export function labelOf(context: AdminContext, discordId: string): string {
   const name = context.identity.namesOf(discordId)[0];
   const link = name === undefined ? undefined : context.identity.memberOf(name);
   return link?.discordName ?? `member ${discordId}`;
