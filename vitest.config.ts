@@ -8,7 +8,8 @@ export default defineConfig({
     // Most tests wait on sockets and timers (countdowns, heartbeats), not on the CPU: more files
     // at once than cores keeps the suite short on a 2-core machine.
     maxWorkers: 4,
-    testTimeout: 15_000,
+    // Bounds on a failure, not timings: generous, as a loaded 2-core machine starts processes slowly.
+    testTimeout: 30_000,
     hookTimeout: 60_000,
   },
 });

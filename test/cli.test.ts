@@ -66,7 +66,7 @@ function startProcess(args: string[], options: StartOptions = {}): Promise<Start
         );
   children.push(child);
   let output = '';
-  const waitForOutput = (pattern: RegExp, timeoutMs = 5000) =>
+  const waitForOutput = (pattern: RegExp, timeoutMs = 10_000) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
         if (!pattern.test(output)) return;
@@ -87,7 +87,7 @@ function startProcess(args: string[], options: StartOptions = {}): Promise<Start
       check();
     });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
     child.stdout!.setEncoding('utf8').on('data', (text: string) => {
       output += text;
       const match = /"port":(\d+),"msg":"ghost server listening/.exec(output);

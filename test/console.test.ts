@@ -43,7 +43,7 @@ function start(extraArgs: string[] = [], extraConfig = ''): Promise<Running> {
   children.push(child);
   let stdout = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${stdout}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${stdout}`)), 20_000);
     child.stderr!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
     child.stdout!.setEncoding('utf8').on('data', (text: string) => {
       stdout += text;

@@ -117,6 +117,35 @@ describe('GET /live', () => {
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
   });
 
+  it('gives viewers arriving together one snapshot, and a newer one after anything changed, watched or not', async () => {
+    const app = await startApp();
+    const alpha = await join(app, 'Alpha', { map: 'sp_a1_intro2' });
+    // Two viewers with nothing happening in between share the snapshot, id and all.
+    const first = await live(app);
+    const second = await live(app);
+    const firstSnapshot = await first.next<LiveSnapshot>('snapshot');
+    expect(await second.next<LiveSnapshot>('snapshot')).toEqual(firstSnapshot);
+    expect(second.events[0]!.id).toBe(first.events[0]!.id);
+
+    // A change while watched: the next viewer's snapshot has it.
+    alpha.changeMap('sp_a1_intro3', 100, 200);
+    await first.next('map');
+    const third = await live(app);
+    expect((await third.next<LiveSnapshot>('snapshot')).players).toMatchObject([{ name: 'Alpha', map: 'sp_a1_intro3' }]);
+
+    // Changes while nobody watches (no event is even encoded): the next viewer still sees them.
+    for (const reader of [first, second, third]) reader.close();
+    await until(() => app.http.liveViewers === 0, 2000, 'the viewers to leave');
+    const bravo = await join(app, 'Bravo', { map: 'sp_a1_intro4' });
+    alpha.changeMap('sp_a1_intro5', 100, 300);
+    await barrier(alpha, bravo);
+    const fourth = await live(app);
+    expect((await fourth.next<LiveSnapshot>('snapshot')).players).toMatchObject([
+      { name: 'Alpha', map: 'sp_a1_intro5' },
+      { name: 'Bravo', map: 'sp_a1_intro4' },
+    ]);
+  });
+
   it('carries chat only when [http] public_chat is on, and never chat commands', async () => {
     const quiet = await startApp();
     const talker = await join(quiet, 'Talker');

@@ -38,7 +38,7 @@ async function startCli(port: number, args: string[]): Promise<Cli> {
   const onData = (text: string) => (output += text);
   child.stdout.setEncoding('utf8').on('data', onData);
   child.stderr.setEncoding('utf8').on('data', onData);
-  const waitForOutput = (pattern: RegExp, timeoutMs = 5000) =>
+  const waitForOutput = (pattern: RegExp, timeoutMs = 10_000) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
         if (!pattern.test(output)) return;

@@ -191,7 +191,7 @@ export const playerCommands: Definition[] = [
   {
     name: 'ban list',
     aliases: ['bans'],
-    summary: 'List active bans: names, addresses and Discord members',
+    summary: 'List active bans',
     permission: 'moderator',
     run(context) {
       const bans = context.store.bans.list();

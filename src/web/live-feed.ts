@@ -15,10 +15,12 @@
  * - A comment every `[http] live_heartbeat_ms` keeps proxies from closing a quiet stream.
  *
  * Each connection starts with a `snapshot` event (the whole picture); a reconnecting page gets a
- * new one, so event ids only order events within a connection.
+ * new one, so event ids only order events within a connection. Viewers that arrive together (a
+ * stream's audience opening the page at once) share one encoded snapshot, rebuilt after any
+ * change: hundreds of them would otherwise each cost the event loop a whole JSON encoding.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { EventBus } from '../events.js';
+import type { EventBus, EventName, ServerEvents } from '../events.js';
 import type { HttpSettings } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { RaceSnapshot } from '../races/types.js';
@@ -38,6 +40,16 @@ export const MAX_UNSENT_BYTES = 1024 * 1024;
 export const RECENT_RACES = 10;
 /** How long a browser waits before reconnecting after the stream broke. */
 const RETRY_MS = 3000;
+/** How long an encoded snapshot may be handed out when nothing is known to have changed. */
+const SNAPSHOT_REUSE_MS = 1000;
+
+/** The snapshot last encoded: its bytes (with the retry line) and what it was built for. */
+interface EncodedSnapshot {
+  host: string | undefined;
+  id: number;
+  builtAt: number;
+  body: Buffer;
+}
 
 interface Viewer {
   response: ServerResponse;
@@ -77,6 +89,8 @@ export class LiveFeed {
   private recent: RaceSummary[] | undefined;
   /** The race that ended last, shown (results and all) until the next one opens. */
   private lastEnded: RaceSnapshot | undefined;
+  /** Forgotten on every event the feed listens to, whether or not anyone is watching. */
+  private encodedSnapshot: EncodedSnapshot | undefined;
   private readonly unsubscribe: Array<() => void> = [];
   private readonly log: Logger;
   /** Goes up with every change to a race (pages rendered from an older one are stale). */
@@ -95,7 +109,15 @@ export class LiveFeed {
   }
 
   start(): void {
-    const { bus, settings } = this.options;
+    const { bus: events, settings } = this.options;
+    // Every event a snapshot could show goes through here, so none can leave a stale one behind.
+    const bus = {
+      on: <E extends EventName>(event: E, listener: (payload: ServerEvents[E]) => void) =>
+        events.on(event, (payload) => {
+          this.encodedSnapshot = undefined;
+          listener(payload);
+        }),
+    };
     const on = this.unsubscribe;
     on.push(
       bus.on('clientConnected', ({ client }) => this.queue('join', { player: publicPlayer(client) })),
@@ -199,13 +221,29 @@ export class LiveFeed {
     request.socket.setNoDelay(true);
     // Events already queued happened before this snapshot: they go out without this viewer.
     this.flush();
-    const snapshot = this.frame('snapshot', this.snapshot(request.headers.host));
-    const viewer: Viewer = { response, since: this.nextId - 1 };
+    const snapshot = this.encodeSnapshot(request.headers.host);
+    const viewer: Viewer = { response, since: snapshot.id };
     this.viewers.add(viewer);
     const remove = () => this.viewers.delete(viewer);
     response.on('close', remove);
     response.on('error', remove);
-    response.write(`retry: ${RETRY_MS}\n${snapshot}`);
+    response.write(snapshot.body);
+  }
+
+  /**
+   * The snapshot for a viewer arriving now: the last one encoded while no event came since (its
+   * id is still the newest, so the viewer misses nothing after it), for the same Host, and it is
+   * young; else a new one.
+   */
+  private encodeSnapshot(host: string | undefined): EncodedSnapshot {
+    const now = Date.now();
+    const last = this.encodedSnapshot;
+    if (last !== undefined && last.host === host && last.id === this.nextId - 1 && now - last.builtAt < SNAPSHOT_REUSE_MS)
+      return last;
+    const frame = this.frame('snapshot', this.snapshot(host));
+    const body = Buffer.from(`retry: ${RETRY_MS}\n${frame}`, 'utf8');
+    this.encodedSnapshot = { host, id: this.nextId - 1, builtAt: now, body };
+    return this.encodedSnapshot;
   }
 
   private frame<E extends LiveEventName>(event: E, data: LiveEvents[E]): string {
