@@ -120,21 +120,32 @@ describe('GET /live', () => {
   it('gives viewers arriving together one snapshot, and a newer one after anything changed, watched or not', async () => {
     const app = await startApp();
     const alpha = await join(app, 'Alpha', { map: 'sp_a1_intro2' });
-    // Two viewers with nothing happening in between share the snapshot, id and all.
     const first = await live(app);
-    const second = await live(app);
     const firstSnapshot = await first.next<LiveSnapshot>('snapshot');
-    expect(await second.next<LiveSnapshot>('snapshot')).toEqual(firstSnapshot);
-    expect(second.events[0]!.id).toBe(first.events[0]!.id);
+    // A rush right after: one snapshot for all of them (two if the rush straddles an interval),
+    // not one each; every one of them the whole picture.
+    const [elsewhere, ...rush] = await Promise.all([
+      live(app, { host: 'ghost.example.net' }),
+      ...Array.from({ length: 6 }, () => live(app)),
+    ]);
+    for (const reader of rush) expect(await reader.next<LiveSnapshot>('snapshot')).toEqual(firstSnapshot);
+    expect(new Set(rush.map((reader) => reader.events[0]!.id)).size).toBeLessThanOrEqual(2);
+    // A viewer that came by another name gets its own connect line, and the same picture.
+    expect(await elsewhere!.next<LiveSnapshot>('snapshot')).toEqual({
+      ...firstSnapshot,
+      connect: `ghost_connect ghost.example.net ${app.server.port}`,
+    });
 
     // A change while watched: the next viewer's snapshot has it.
     alpha.changeMap('sp_a1_intro3', 100, 200);
     await first.next('map');
     const third = await live(app);
-    expect((await third.next<LiveSnapshot>('snapshot')).players).toMatchObject([{ name: 'Alpha', map: 'sp_a1_intro3' }]);
+    expect((await third.next<LiveSnapshot>('snapshot')).players).toMatchObject([
+      { name: 'Alpha', map: 'sp_a1_intro3' },
+    ]);
 
     // Changes while nobody watches (no event is even encoded): the next viewer still sees them.
-    for (const reader of [first, second, third]) reader.close();
+    for (const reader of [first, elsewhere!, ...rush, third]) reader.close();
     await until(() => app.http.liveViewers === 0, 2000, 'the viewers to leave');
     const bravo = await join(app, 'Bravo', { map: 'sp_a1_intro4' });
     alpha.changeMap('sp_a1_intro5', 100, 300);

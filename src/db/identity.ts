@@ -96,8 +96,7 @@ export function createIdentityStore(connection: Connection, writer: Writer): Ide
 
     memberBans() {
       const rows = connection.read(
-        () =>
-          bansQuery.all() as { discordId: string; reason: string | null; createdBy: string; createdAt: number }[],
+        () => bansQuery.all() as { discordId: string; reason: string | null; createdBy: string; createdAt: number }[],
       );
       return rows.map((row) => ({ ...row, createdAt: new Date(row.createdAt) }));
     },

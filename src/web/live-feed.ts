@@ -15,12 +15,14 @@
  * - A comment every `[http] live_heartbeat_ms` keeps proxies from closing a quiet stream.
  *
  * Each connection starts with a `snapshot` event (the whole picture); a reconnecting page gets a
- * new one, so event ids only order events within a connection. Viewers that arrive together (a
- * stream's audience opening the page at once) share one encoded snapshot, rebuilt after any
- * change: hundreds of them would otherwise each cost the event loop a whole JSON encoding.
+ * new one, so event ids only order events within a connection. A snapshot is encoded at most once
+ * per SNAPSHOT_INTERVAL_MS: viewers arriving in between wait for the next one and share it, so a
+ * rush of viewers (a stream's audience opening the page, every page reconnecting after a network
+ * blip) costs one encoding per interval rather than one per viewer, and its writes are spread over
+ * turns of the event loop like any batch.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { EventBus, EventName, ServerEvents } from '../events.js';
+import type { EventBus } from '../events.js';
 import type { HttpSettings } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { RaceSnapshot } from '../races/types.js';
@@ -40,16 +42,8 @@ export const MAX_UNSENT_BYTES = 1024 * 1024;
 export const RECENT_RACES = 10;
 /** How long a browser waits before reconnecting after the stream broke. */
 const RETRY_MS = 3000;
-/** How long an encoded snapshot may be handed out when nothing is known to have changed. */
-const SNAPSHOT_REUSE_MS = 1000;
-
-/** The snapshot last encoded: its bytes (with the retry line) and what it was built for. */
-interface EncodedSnapshot {
-  host: string | undefined;
-  id: number;
-  builtAt: number;
-  body: Buffer;
-}
+/** Snapshots are encoded at most this often (the first viewer after a quiet spell gets one at once). */
+export const SNAPSHOT_INTERVAL_MS = FLUSH_MS;
 
 interface Viewer {
   response: ServerResponse;
@@ -57,10 +51,14 @@ interface Viewer {
   since: number;
 }
 
-/** A batch on its way out: its bytes and the id of its last event (heartbeats: Infinity). */
+/**
+ * A batch on its way out: its bytes and the id of its last event (heartbeats and snapshots:
+ * Infinity), to every viewer or only to `to` (the viewers a snapshot is for).
+ */
 interface Outgoing {
   body: Buffer;
   lastId: number;
+  to?: readonly Viewer[];
 }
 
 export interface LiveFeedOptions {
@@ -77,6 +75,10 @@ export function raceInterval(entrants: number): number {
 
 export class LiveFeed {
   private readonly viewers = new Set<Viewer>();
+  /** Connected and waiting for the next snapshot, with the Host each asked with (for the connect line). */
+  private readonly joining = new Map<Viewer, string | undefined>();
+  private snapshotTimer: NodeJS.Timeout | undefined;
+  private lastSnapshotAt = -Infinity;
   private readonly pending: string[] = [];
   private readonly outbox: Outgoing[] = [];
   private sending = false;
@@ -89,8 +91,6 @@ export class LiveFeed {
   private recent: RaceSummary[] | undefined;
   /** The race that ended last, shown (results and all) until the next one opens. */
   private lastEnded: RaceSnapshot | undefined;
-  /** Forgotten on every event the feed listens to, whether or not anyone is watching. */
-  private encodedSnapshot: EncodedSnapshot | undefined;
   private readonly unsubscribe: Array<() => void> = [];
   private readonly log: Logger;
   /** Goes up with every change to a race (pages rendered from an older one are stale). */
@@ -105,19 +105,11 @@ export class LiveFeed {
   }
 
   get viewerCount(): number {
-    return this.viewers.size;
+    return this.viewers.size + this.joining.size;
   }
 
   start(): void {
-    const { bus: events, settings } = this.options;
-    // Every event a snapshot could show goes through here, so none can leave a stale one behind.
-    const bus = {
-      on: <E extends EventName>(event: E, listener: (payload: ServerEvents[E]) => void) =>
-        events.on(event, (payload) => {
-          this.encodedSnapshot = undefined;
-          listener(payload);
-        }),
-    };
+    const { bus, settings } = this.options;
     const on = this.unsubscribe;
     on.push(
       bus.on('clientConnected', ({ client }) => this.queue('join', { player: publicPlayer(client) })),
@@ -170,10 +162,12 @@ export class LiveFeed {
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.flushTimer);
     clearTimeout(this.raceTimer);
-    this.flushTimer = this.raceTimer = undefined;
+    clearTimeout(this.snapshotTimer);
+    this.flushTimer = this.raceTimer = this.snapshotTimer = undefined;
     this.outbox.length = 0;
-    for (const viewer of this.viewers) viewer.response.end();
+    for (const viewer of [...this.viewers, ...this.joining.keys()]) viewer.response.end();
     this.viewers.clear();
+    this.joining.clear();
   }
 
   /** The race the pages show: the one open, counting down or running, else the last one, until the next opens. */
@@ -187,7 +181,7 @@ export class LiveFeed {
     const race = this.currentRace();
     return {
       title: settings.page_title,
-      connect: connectLine(settings.public_address, host, app.server.port),
+      ...this.snapshotHead(host),
       players: app.server.listClients().map(publicPlayer),
       race: race === undefined ? null : publicRace(race, false),
       recent: this.recentRaces(),
@@ -203,10 +197,10 @@ export class LiveFeed {
 
   /** Answers `GET /live`: the stream's headers, a snapshot, then every batch until either side closes. */
   connect(request: IncomingMessage, response: ServerResponse): void {
-    if (this.viewers.size >= this.options.settings.max_live_viewers) {
+    if (this.viewerCount >= this.options.settings.max_live_viewers) {
       this.refused++;
       if (this.refused === 1)
-        this.log.warn({ viewers: this.viewers.size }, 'live viewer refused: max_live_viewers reached');
+        this.log.warn({ viewers: this.viewerCount }, 'live viewer refused: max_live_viewers reached');
       response.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '30' });
       response.end('Too many viewers; try again later.\n');
       return;
@@ -219,31 +213,52 @@ export class LiveFeed {
       'x-content-type-options': 'nosniff',
     });
     request.socket.setNoDelay(true);
-    // Events already queued happened before this snapshot: they go out without this viewer.
-    this.flush();
-    const snapshot = this.encodeSnapshot(request.headers.host);
-    const viewer: Viewer = { response, since: snapshot.id };
-    this.viewers.add(viewer);
-    const remove = () => this.viewers.delete(viewer);
+    const viewer: Viewer = { response, since: Infinity };
+    this.joining.set(viewer, request.headers.host);
+    const remove = () => {
+      this.joining.delete(viewer);
+      this.viewers.delete(viewer);
+    };
     response.on('close', remove);
     response.on('error', remove);
-    response.write(snapshot.body);
+    if (this.snapshotTimer === undefined) {
+      const wait = Math.max(0, this.lastSnapshotAt + SNAPSHOT_INTERVAL_MS - Date.now());
+      this.snapshotTimer = setTimeout(() => this.welcome(), wait);
+    }
   }
 
-  /**
-   * The snapshot for a viewer arriving now: the last one encoded while no event came since (its
-   * id is still the newest, so the viewer misses nothing after it), for the same Host, and it is
-   * young; else a new one.
-   */
-  private encodeSnapshot(host: string | undefined): EncodedSnapshot {
-    const now = Date.now();
-    const last = this.encodedSnapshot;
-    if (last !== undefined && last.host === host && last.id === this.nextId - 1 && now - last.builtAt < SNAPSHOT_REUSE_MS)
-      return last;
-    const frame = this.frame('snapshot', this.snapshot(host));
-    const body = Buffer.from(`retry: ${RETRY_MS}\n${frame}`, 'utf8');
-    this.encodedSnapshot = { host, id: this.nextId - 1, builtAt: now, body };
-    return this.encodedSnapshot;
+  /** Gives every viewer waiting one snapshot (one encoding per Host they used) and makes them viewers. */
+  private welcome(): void {
+    this.snapshotTimer = undefined;
+    if (this.joining.size === 0) return;
+    this.lastSnapshotAt = Date.now();
+    // Events already queued happened before this snapshot: they go out without these viewers.
+    this.flush();
+    const id = this.nextId++;
+    const byHost = new Map<string | undefined, Viewer[]>();
+    for (const [viewer, host] of this.joining) {
+      viewer.since = id;
+      this.viewers.add(viewer);
+      const group = byHost.get(host);
+      if (group === undefined) byHost.set(host, [viewer]);
+      else group.push(viewer);
+    }
+    this.joining.clear();
+    // Everything but the connect line is encoded once, whatever the number of Hosts.
+    const { connect: _connect, title, ...rest } = this.snapshot(undefined);
+    const tail = JSON.stringify(rest).slice(1);
+    for (const [host, group] of byHost) {
+      const { connect } = this.snapshotHead(host);
+      const data = `{"title":${JSON.stringify(title)},"connect":${JSON.stringify(connect)},${tail}`;
+      const body = Buffer.from(`retry: ${RETRY_MS}\nid: ${id}\nevent: snapshot\ndata: ${data}\n\n`, 'utf8');
+      this.send({ body, lastId: Infinity, to: group });
+    }
+  }
+
+  /** The parts of a snapshot that depend on how the viewer reached the server. */
+  private snapshotHead(host: string | undefined): Pick<LiveSnapshot, 'connect'> {
+    const { app, settings } = this.options;
+    return { connect: connectLine(settings.public_address, host, app.server.port) };
   }
 
   private frame<E extends LiveEventName>(event: E, data: LiveEvents[E]): string {
@@ -298,7 +313,7 @@ export class LiveFeed {
       return;
     }
     this.sending = true;
-    const targets = [...this.viewers];
+    const targets = outgoing.to ?? [...this.viewers];
     let index = 0;
     const slice = () => {
       const end = Math.min(index + WRITE_SLICE, targets.length);
