@@ -244,6 +244,7 @@ describe('linking on Discord', () => {
     const { app, emulator } = setup;
     const { player, reply, code } = await linkFromGame(setup, 'Alice', OWNER);
     expect(reply.content).toBe('Linked Alice to your Discord account.');
+    expect(reply.ephemeral).toBe(true);
     expect(await told(player, (t) => t.includes('linked'))).toBe(
       'Alice is now linked to Discord member alice_discord.',
     );

@@ -138,6 +138,8 @@ export interface CommandDefinition<Context> {
   sources?: readonly CommandSource[];
   /** Changes server state: successful runs go to the audit log. */
   mutates?: boolean;
+  /** Its answer is for the invoker alone even when not `mutates` (Discord replies privately). */
+  replyPrivately?: boolean;
   /** Its result concerns everyone (a ban): front ends with a public channel post it there too. */
   announce?: boolean;
   run(context: Context, args: ArgumentValues, invoker: Invoker): CommandResult | Promise<CommandResult>;

@@ -143,7 +143,7 @@ export class InteractionHandler {
       if (value !== null) args[argument.name] = value;
     }
     const result = await commands.run(definition.name, args, invoker);
-    const ephemeral = !result.ok || definition.mutates === true;
+    const ephemeral = !result.ok || definition.mutates === true || definition.replyPrivately === true;
     // Races and their history read better as an embed; the text stays for everything else.
     const embed = result.ok ? historyEmbed(definition.name, result.data) : undefined;
     if (embed !== undefined) {

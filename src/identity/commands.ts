@@ -215,6 +215,7 @@ export const identityCommands: Definition[] = [
     permission: 'everyone',
     sources: ['chat', 'discord'],
     // Not `mutates`: the registry would audit the chat side's answer, which is the code.
+    replyPrivately: true,
     run: (context, args, invoker) =>
       invoker.source === 'chat'
         ? issueCode(context, invoker, args.code as string | undefined)
