@@ -437,6 +437,9 @@ describe('results by person', () => {
     expect((await runConsole(app, 'stats Bob')).text).toBe(
       'Bob: 2 races, 1 win, 2 finished, 0 forfeited\nbest Single player: 0:50.000 (race 2)',
     );
+    // Typed in another case, a name that raced is found (and its member's record with it).
+    expect((await runConsole(app, 'stats bob')).text).toBe((await runConsole(app, 'stats Bob')).text);
+    expect((await runConsole(app, 'stats alpha')).text).toMatch(/^Alpha \(as Alpha, Alpha2\): 2 races, 1 win/);
     // One row per person on the leaderboard: their best, under the name they ran it as.
     expect(app.store.races.leaderboard('sp').map((row) => [row.name, row.time])).toEqual([
       ['Bob', '0:50.000'],

@@ -487,6 +487,11 @@ describe('stats and leaderboards', () => {
     ]);
     // Names are exact: SAR names are case-sensitive.
     expect(races.stats('alpha')).toEqual({ name: 'alpha', races: 0, wins: 0, finishes: 0, forfeits: 0, best: [] });
+    // What a person typing a name means: the exact one if it raced, else the one that raced most.
+    expect(races.racedName('Alpha')).toBe('Alpha');
+    expect(races.racedName('ALPHA')).toBe('Alpha');
+    expect(races.racedName('eve')).toBe('Eve');
+    expect(races.racedName('Zed')).toBeUndefined();
   });
 
   it('ranks each player once, by their best time on the route', async () => {

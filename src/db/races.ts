@@ -91,6 +91,8 @@ export interface RaceHistory {
   latestEnded(): RaceSnapshot | undefined;
   /** A player's record; names compare exactly, as SAR names are case-sensitive. */
   stats(name: string): PlayerStats;
+  /** The name that raced for a name typed in any case (see RACED_NAME_SQL); undefined if none did. */
+  racedName(typed: string): string | undefined;
   /**
    * A Discord member's record: every name linked to them (player_links) counted together, a
    * race once even if two of their names ran it. `name` is what the caller calls them.
@@ -308,6 +310,19 @@ const STATS_SQL = `
   FROM race_entrants e JOIN races r ON r.id = e.race_id
   WHERE e.name = ? AND r.state IN ('running', 'finished') AND e.status IN ('running', 'finished', 'forfeited', 'dnf')`;
 
+/**
+ * The name a race counts under for what someone typed: the exact name if it raced, else the name
+ * equal but for case that raced most (ties: the first in BINARY order). Read per command, not per
+ * packet, so a scan of the entrants is fine.
+ */
+const RACED_NAME_SQL = `
+  SELECT e.name FROM race_entrants e JOIN races r ON r.id = e.race_id
+  WHERE e.name = ? COLLATE NOCASE AND r.state IN ('running', 'finished')
+    AND e.status IN ('running', 'finished', 'forfeited', 'dnf')
+  GROUP BY e.name
+  ORDER BY e.name = ? DESC, count(*) DESC, e.name
+  LIMIT 1`;
+
 const BEST_SQL = `
   SELECT route, finish_time, finish_time_ms, finish_elapsed_ms, race_id, finished_at FROM (
     SELECT r.route, e.*, row_number() OVER (PARTITION BY r.route ORDER BY ${BEST_FIRST}) AS nth
@@ -390,6 +405,7 @@ export function createRaceHistory(connection: Connection, writer: Writer, logger
   const splitsQuery = sqlite.prepare(SPLITS_SQL).raw();
   const entrantsQuery = sqlite.prepare(ENTRANTS_SQL);
   const statsQuery = sqlite.prepare(STATS_SQL);
+  const racedNameQuery = sqlite.prepare(RACED_NAME_SQL).pluck();
   const bestQuery = sqlite.prepare(BEST_SQL);
   const leaderboardQuery = sqlite.prepare(LEADERBOARD_SQL);
   const memberStatsQuery = sqlite.prepare(MEMBER_STATS_SQL);
@@ -638,6 +654,10 @@ export function createRaceHistory(connection: Connection, writer: Writer, logger
         ...(statsQuery.get(name) as StatsCounts),
         best: bestByRoute(bestQuery.all(name) as BestRow[]),
       }));
+    },
+
+    racedName(typed) {
+      return connection.read(() => racedNameQuery.get(typed, typed) as string | undefined);
     },
 
     memberStats(discordId, name) {

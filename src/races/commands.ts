@@ -140,7 +140,10 @@ export const raceCommands: Definition[] = [
     arguments: [{ name: 'player', type: 'rest', complete: 'player-name' }],
     permission: 'everyone',
     run(context, args) {
-      const player = String(args.player);
+      const typed = String(args.player);
+      // SAR names are case-sensitive, people typing them are not: "alpha" finds Alpha's races.
+      const player =
+        context.identity.memberOf(typed) !== undefined ? typed : (context.store.races.racedName(typed) ?? typed);
       // A linked name counts every name of its member: the same person across renames.
       const member = context.identity.memberOf(player);
       const stats: PlayerStats & { names?: string[] } =
