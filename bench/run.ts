@@ -1814,6 +1814,7 @@ async function runViewers(options: Options, viewerCount: number): Promise<number
       serverConfig: [
         'http.public_pages=true',
         `http.max_live_viewers=${Math.max(1000, viewerCount + slowCount + 10)}`,
+        `http.max_connections=${Math.max(2000, viewerCount + slowCount + 100)}`,
         ...options.serverConfig,
       ],
     };

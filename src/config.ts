@@ -128,6 +128,7 @@ const httpSection = z.strictObject({
   public_address: z.string().max(253).default(''),
   page_title: z.string().min(1).max(80).default('ghosting'),
   max_live_viewers: int(0, 100_000).default(1000),
+  max_connections: int(1, 1_000_000).default(2000),
   live_heartbeat_ms: int(100, 600_000).default(15_000),
 });
 
@@ -237,12 +238,15 @@ export function parseConfig(data: unknown, source = 'config'): Config {
       `${source}: [races] countdown: expected at most [countdown] max_delay (${result.data.countdown.max_delay}), got number ${raceCountdown}`,
     );
   }
-  checkHttpExposure(result.data.http, source);
+  checkHttpSettings(result.data.http, source);
   return result.data;
 }
 
-/** The management API may only run without a token when nothing but this machine can reach it. */
-function checkHttpExposure(http: HttpSettings, source: string): void {
+/**
+ * The management API may only run without a token when nothing but this machine can reach it,
+ * and the connection cap must leave room for pages and the API beside the live viewers.
+ */
+function checkHttpSettings(http: HttpSettings, source: string): void {
   // A name that merely starts with "127." (127.example.org) can resolve anywhere: only an address counts.
   const loopback =
     http.hostname === 'localhost' ||
@@ -251,6 +255,11 @@ function checkHttpExposure(http: HttpSettings, source: string): void {
   if (http.enabled && http.token === '' && !loopback) {
     throw new ConfigError(
       `${source}: [http] token: expected a token when hostname is ${JSON.stringify(http.hostname)} (not loopback), got ""`,
+    );
+  }
+  if (http.max_connections <= http.max_live_viewers) {
+    throw new ConfigError(
+      `${source}: [http] max_connections: expected more than max_live_viewers (${http.max_live_viewers}), as every viewer holds a connection, got number ${http.max_connections}`,
     );
   }
 }

@@ -598,6 +598,60 @@ describe('the route table', () => {
     'GET /api/races/:id/entrants/:name': 'entrant',
   });
 
+  it('holds at most [http] max_connections sockets: more are closed at once, counted, logged once; the ghost server is untouched', async () => {
+    const { logger, lines } = captureLogs();
+    const app = await startTestApp({
+      logger,
+      overrides: {
+        http: { enabled: true, hostname: '127.0.0.1', port: 0, token: TOKEN, max_connections: 3, max_live_viewers: 1 },
+      },
+    });
+    const open = async () => {
+      const socket = connectTcp(app.http.port, '127.0.0.1');
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      return socket;
+    };
+    // Three idle sockets (a slowloris sends nothing at all) hold every place.
+    const held = [await open(), await open(), await open()];
+    // Only a request on them tells that the server has taken them in: their answers come back.
+    for (const socket of held) socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await Promise.all(held.map((socket) => new Promise((resolve) => socket.once('data', resolve))));
+    for (let i = 0; i < 3; i++) {
+      const extra = await open();
+      const answer = text(extra);
+      extra.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      expect(await answer).toBe(''); // closed without a byte
+    }
+    // The game is another server: players still join.
+    const alice = await join(app, 'Alice', '127.0.0.62');
+    expect(alice.id).toBeGreaterThan(0);
+
+    // A place freed is a place taken: once the server has seen one socket go, a request gets in.
+    held.pop()!.destroy();
+    let metrics = '';
+    for (let attempt = 0; attempt < 100 && metrics === ''; attempt++) {
+      const response = await fetch(`http://127.0.0.1:${app.http.port}/metrics`).catch(() => undefined);
+      if (response?.ok === true) metrics = await response.text();
+      else await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // The three, and any attempt above that came before the server saw the freed socket go.
+    const dropped = Number(/^ghosting_http_connections_dropped_total (\d+)$/m.exec(metrics)?.[1]);
+    expect(dropped).toBeGreaterThanOrEqual(3);
+    const warnings = lines.filter((line) => String(line.msg).startsWith('HTTP connection dropped'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.msg).toBe('HTTP connection dropped: [http] max_connections (3) are open');
+    for (const socket of held) socket.destroy();
+  });
+
+  it('refuses a max_connections that leaves no room beside the live viewers', () => {
+    expect(() => parseConfig({ http: { max_live_viewers: 1000, max_connections: 1000 } }, 'config.toml')).toThrow(
+      new ConfigError(
+        'config.toml: [http] max_connections: expected more than max_live_viewers (1000), as every viewer holds a connection, got number 1000',
+      ),
+    );
+    expect(parseConfig({}).http.max_connections).toBe(2000);
+  });
+
   it('binds :parameters to one decoded segment, prefers literal segments, and lists the methods a path has', () => {
     expect(table.match('GET', '/api/races')).toEqual({ found: true, key: 'GET /api/races', value: 'list', params: {} });
     expect(table.match('GET', '/api/races/12')).toMatchObject({ value: 'one', params: { id: '12' } });

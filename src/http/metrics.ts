@@ -12,10 +12,16 @@ export interface LiveStats {
   readonly refused: number;
 }
 
+/** What the HTTP endpoint counts of its own connections (src/http/server.ts). */
+export interface ConnectionStats {
+  readonly droppedConnections: number;
+}
+
 export function createMetrics(
   app: OperationsTarget,
   httpErrors: ReadonlyMap<string, number> = new Map(),
   live?: LiveStats,
+  connections?: ConnectionStats,
 ): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ghosting_process_' });
@@ -162,6 +168,13 @@ export function createMetrics(
     'Transactions the write thread ran, each holding every write queued since the one before',
     () => app.store.writes.batches,
   );
+  if (connections !== undefined) {
+    writes(
+      'ghosting_http_connections_dropped_total',
+      'HTTP connections closed on arrival because [http] max_connections were open',
+      () => connections.droppedConnections,
+    );
+  }
   if (live !== undefined) {
     new Gauge({
       name: 'ghosting_live_viewers',

@@ -70,6 +70,8 @@ export class OperationsServer {
   private readonly logged = new Set<HttpErrorCode>();
   /** Routes whose declaration does not match the registry (see start). */
   private readonly broken = new Set<string>();
+  /** Connections closed on arrival because `[http] max_connections` were open, for /metrics. */
+  droppedConnections = 0;
   /** The public pages and /live (`[http] public_pages`), while running. */
   private site: PublicSite | undefined;
 
@@ -105,7 +107,7 @@ export class OperationsServer {
       }
     }
     const site = this.settings.public_pages ? new PublicSite(this.app, this.settings, this.log) : undefined;
-    const metrics = createMetrics(this.app, this.errors, site?.feed);
+    const metrics = createMetrics(this.app, this.errors, site?.feed, this);
     const server = createServer((request, response) => {
       this.handle(request, response, () => metrics.metrics(), metrics.contentType).catch((error: unknown) => {
         // Only if answering itself failed (the socket is gone): never an unhandled rejection.
@@ -117,6 +119,13 @@ export class OperationsServer {
     // it gets this long for the headers and for the whole request, then it is cut off.
     server.headersTimeout = HEADERS_TIMEOUT_MS;
     server.requestTimeout = REQUEST_TIMEOUT_MS;
+    // Each socket is a descriptor the game needs too: past the cap, Node closes new ones at once.
+    server.maxConnections = this.settings.max_connections;
+    server.on('drop', () => {
+      // Logged once: a flood would otherwise write a line per connection it tried.
+      if (this.droppedConnections++ === 0)
+        this.log.warn(`HTTP connection dropped: [http] max_connections (${this.settings.max_connections}) are open`);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {
         const { hostname, port } = this.settings;
