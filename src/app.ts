@@ -11,6 +11,7 @@ import { openDatabase, type Store } from './db/database.js';
 import { silentLogger, type Logger } from './logger.js';
 import { GhostServer } from './ghost/server.js';
 import { RaceDirector } from './races/director.js';
+import type { RaceSnapshot } from './races/types.js';
 import { PluginHost } from './plugins/host.js';
 import { OperationsServer } from './http/server.js';
 import type { Plugin } from './plugins/plugin.js';
@@ -121,6 +122,8 @@ export function createApp(options: AppOptions): App {
     ),
   };
 
+  /** Races a crash left open, ended at start-up; the bot edits their cards. */
+  let recoveredRaces: RaceSnapshot[] = [];
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> => {
     // A race still running is ended first (its finishers kept), while clients and Discord still
@@ -141,7 +144,8 @@ export function createApp(options: AppOptions): App {
   const start = async (extraPlugins: Plugin[] = []): Promise<void> => {
     // The write thread must be up (and the file writable) before anything can be changed.
     await store.ready();
-    for (const race of store.races.recover(new Date())) {
+    recoveredRaces = store.races.recover(new Date());
+    for (const race of recoveredRaces) {
       log.warn({ race: race.id, state: race.state }, 'a race the server did not end (it stopped abruptly) was ended');
     }
     await plugins.loadAll();
@@ -196,6 +200,7 @@ export function createApp(options: AppOptions): App {
     store,
     logger,
     raceCardUpdateMs: config.races.card_update_ms,
+    recoveredRaces: () => recoveredRaces,
     identity,
     ...(options.discordClientOptions ? { clientOptions: options.discordClientOptions } : {}),
   });

@@ -282,22 +282,27 @@ afterEach(async () => {
 interface Setup {
   app: App;
   emulator: DiscordEmulator;
+  databasePath: string;
 }
 
-async function raceNight(cardUpdateMs = 250): Promise<Setup> {
-  const emulator = await DiscordEmulator.start({
-    botToken: TOKEN,
-    guildId: GUILD,
-    bot: { username: 'ghosting' },
-    channels: [
-      { id: CHAT, name: 'race-chat' },
-      { id: EVENTS, name: 'race-events' },
-    ],
-    members: [ADMIN, MEMBER],
-  });
-  emulators.push(emulator);
+/** A server with the bot on an emulated guild; `again` starts another on the same guild and database. */
+async function raceNight(cardUpdateMs = 250, again?: Omit<Setup, 'app'>): Promise<Setup> {
+  const emulator =
+    again?.emulator ??
+    (await DiscordEmulator.start({
+      botToken: TOKEN,
+      guildId: GUILD,
+      bot: { username: 'ghosting' },
+      channels: [
+        { id: CHAT, name: 'race-chat' },
+        { id: EVENTS, name: 'race-events' },
+      ],
+      members: [ADMIN, MEMBER],
+    }));
+  if (again === undefined) emulators.push(emulator);
   const config = testConfig();
-  config.database.path = tempDatabasePath();
+  const databasePath = again?.databasePath ?? tempDatabasePath();
+  config.database.path = databasePath;
   config.discord = {
     ...config.discord,
     guild_id: GUILD,
@@ -312,7 +317,7 @@ async function raceNight(cardUpdateMs = 250): Promise<Setup> {
   apps.push(app);
   await app.start();
   await until(() => app.discord.ready, 5000, 'the bot to be ready');
-  return { app, emulator };
+  return { app, emulator, databasePath };
 }
 
 const run = (app: App, line: string) => app.commands.execute(line, CONSOLE_INVOKER);
@@ -585,6 +590,39 @@ describe('the race card in the events channel', () => {
     await stopping;
     expect(rows(embedOf(last))).toEqual(['✅ **Alice** — ready']);
     expect(cardRequests(emulator).map((request) => request.method)).toEqual(['POST', 'PATCH']);
+  });
+
+  it('after a crash, the next start edits the card of the race it ended rather than posting another', async () => {
+    const first = await raceNight();
+    const { app, emulator } = first;
+    const alice = await joinApp(app, 'Alice');
+    expect((await run(app, 'race open Crash night')).ok).toBe(true);
+    await ready(alice);
+    const started = app.server.bus.once('raceStarted');
+    expect((await run(app, 'race start 1')).ok).toBe(true);
+    await started;
+    const posted = await waitForCard(emulator, (embed) => embed.description!.startsWith('**Running**'), 'the go');
+    await app.store.flush(); // the race and which message is its card are on disk
+
+    // The process dies: the bot goes, and the database keeps what it had (the race running);
+    // the sockets close after that, so nothing they set off reaches the disk.
+    apps.splice(apps.indexOf(app), 1);
+    await app.discord.stop();
+    await app.store.close();
+    await app.server.stop('crash');
+    alice.close();
+
+    const second = await raceNight(250, first);
+    const edited = await waitForCard(
+      emulator,
+      (embed) => embed.description!.startsWith('**Finished**'),
+      'the race ended by the restart',
+    );
+    expect(edited.id).toBe(posted.id);
+    expect(cards(emulator)).toHaveLength(1);
+    expect(rows(embedOf(edited)).map(withoutClock)).toEqual(['❌ **Alice** — DNF']);
+    await second.app.store.flush();
+    expect(second.app.store.raceCards.messageOf(1)).toEqual({ channelId: EVENTS, messageId: posted.id });
   });
 
   it('gives a plain countdown its card too', async () => {

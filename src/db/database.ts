@@ -25,6 +25,7 @@ import { createGrantStore, type GrantStore } from './grants.js';
 import { createRaceHistory, type RaceHistory } from './races.js';
 import { createPluginDataStore, type PluginDataStore } from './plugin-data.js';
 import { createIdentityStore, type IdentityStore } from './identity.js';
+import { createRaceCardStore, type RaceCardStore } from './race-cards.js';
 import { Writer, type WriteStats } from './writer.js';
 
 export { DatabaseError } from './errors.js';
@@ -33,6 +34,7 @@ export type { Ban, BanStore, NewBan } from './bans.js';
 export type { WhitelistEntry, WhitelistKind, WhitelistStore } from './whitelist.js';
 export type { PluginDataStore } from './plugin-data.js';
 export type { IdentityStore, MemberLink } from './identity.js';
+export type { RaceCardMessage, RaceCardStore } from './race-cards.js';
 export type { Grant, GrantStore, GrantSubject, PermissionLevel } from './grants.js';
 export { parseFinishTime, type LeaderboardRow, type PlayerStats, type RaceHistory, type RaceSummary } from './races.js';
 export { AUDIT_SOURCES, type AuditEntry, type AuditInput, type AuditLog, type AuditSource } from './audit.js';
@@ -61,6 +63,8 @@ export interface Store {
   readonly pluginData: PluginDataStore;
   /** SAR names linked to Discord members, their confirmed addresses, banned members (src/db/identity.ts). */
   readonly identity: IdentityStore;
+  /** The Discord message of each race's card (src/db/race-cards.ts). */
+  readonly raceCards: RaceCardStore;
   /** `[database] backup_directory`: where copies named by a relative path go. */
   readonly backupDirectory: string;
   /** Writes waiting, committed, failed, refused; transactions run. */
@@ -129,6 +133,7 @@ export function openDatabase(path: string, options: DatabaseOptions = {}): Store
     races: createRaceHistory(reader, writer, options.logger),
     pluginData: createPluginDataStore(reader, writer),
     identity: createIdentityStore(reader, writer),
+    raceCards: createRaceCardStore(reader, writer),
     backupDirectory: options.backupDirectory ?? DEFAULT_BACKUP_DIRECTORY,
     get writes() {
       return writer.stats;

@@ -34,6 +34,7 @@ import {
   memberBans,
   playerLinks,
   pluginData,
+  raceCards,
   raceEntrants,
   races,
   raceSplits,
@@ -293,6 +294,12 @@ export const operations = {
 
   'identity.unbanMember': (db: WriteSession, args: { discordId: string }) =>
     db.orm.delete(memberBans).where(eq(memberBans.discordId, args.discordId)).run().changes > 0,
+
+  /** The message of a race's card; a card posted again replaces it. */
+  'raceCards.remember': (db: WriteSession, row: typeof raceCards.$inferInsert) => {
+    const set = { channelId: row.channelId, messageId: row.messageId };
+    db.orm.insert(raceCards).values(row).onConflictDoUpdate({ target: raceCards.raceId, set }).run();
+  },
 
   /** The start-up probe: a real committed write, so a file that cannot be written stops start-up. */
   'settings.lastOpened': (db: WriteSession, args: { at: Date }) => {

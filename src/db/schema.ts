@@ -238,3 +238,14 @@ export const memberBans = sqliteTable('member_bans', {
   createdBy: text('created_by').notNull(),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
 });
+
+/**
+ * The Discord message that shows a race (its card), so that a server back from a crash edits the
+ * card of the race it ended instead of leaving it "running" forever (or posting another).
+ */
+export const raceCards = sqliteTable('race_cards', {
+  // No foreign key: a card can be posted before its race's row is written (they are batched).
+  raceId: integer('race_id').primaryKey(),
+  channelId: text('channel_id').notNull(),
+  messageId: text('message_id').notNull(),
+});

@@ -30,6 +30,7 @@ import {
 } from 'discord.js';
 import type { DiscordSettings } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { RaceSnapshot } from '../races/types.js';
 import type { GhostServer } from '../ghost/server.js';
 import type { AdminContext } from '../commands/context.js';
 import type { CommandRegistry } from '../commands/registry.js';
@@ -61,6 +62,8 @@ export interface DiscordBridgeOptions {
   clientOptions?: DiscordClientOptions;
   /** `[races] card_update_ms`: at most one edit of a race card per this many ms (2000 by default). */
   raceCardUpdateMs?: number;
+  /** Races ended at start-up after a crash, read when the bot starts: their cards are edited. */
+  recoveredRaces?: () => readonly RaceSnapshot[];
   /** Linked names: the bridge asks their owners (DMs) and reads their levels for it. */
   identity?: IdentityHooks;
 }
@@ -166,7 +169,9 @@ export class DiscordBridge {
       updateMs: this.options.raceCardUpdateMs ?? DEFAULT_CARD_UPDATE_MS,
       retry: this.retry.rest,
       onError,
+      messages: this.options.store.raceCards,
     });
+    this.cards.showRecovered(this.options.recoveredRaces?.() ?? []);
     const identity = this.options.identity;
     if (identity !== undefined) {
       this.confirmations = new Confirmations({ identity, logger: this.log, onError });

@@ -15,6 +15,9 @@
  * with the newest state; a card message that was deleted is posted again; any other refusal (a
  * 4xx such as missing permissions) drops that edit, logged once per reason, and the next change
  * tries again. A gateway reconnect does not matter: cards are REST only.
+ *
+ * Each card's message is remembered in the database (`messages`), so that a race the server ends
+ * at start-up after a crash (`showRecovered`) gets its own card edited rather than a second one.
  */
 import {
   DiscordAPIError,
@@ -26,6 +29,7 @@ import {
 import type { EventBus } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { RaceSnapshot } from '../races/types.js';
+import type { RaceCardStore } from '../db/race-cards.js';
 import { NO_MENTIONS } from './format.js';
 import { describeError, isTransient } from './health.js';
 import { raceEmbed } from './race-render.js';
@@ -47,8 +51,9 @@ export function rejectCardRateLimits(data: RateLimitData): boolean {
 
 interface Card {
   race: RaceSnapshot;
-  /** The card's message, once posted. */
+  /** The card's message, once posted (or remembered from before a crash), and its channel. */
   messageId: string | undefined;
+  channelId: string | undefined;
   /** A snapshot arrived that has not been sent (or dropped) yet. */
   changed: boolean;
   /** The embed last shown (its JSON without the timestamp): an unchanged drawing is not sent. */
@@ -69,6 +74,8 @@ export interface RaceCardsOptions {
   retry: Backoff;
   /** Told about each failed request (REST health). */
   onError(error: unknown): void;
+  /** Where each card's message is remembered across restarts. */
+  messages?: RaceCardStore;
 }
 
 const ended = (race: RaceSnapshot) => race.state === 'finished' || race.state === 'cancelled';
@@ -118,9 +125,11 @@ export class RaceCards {
     if (card === undefined) {
       // A late event about a race whose card already shows its end: nothing to do.
       if (this.done.has(race.id)) return;
+      const remembered = this.rememberedMessage(race.id);
       card = {
         race,
-        messageId: undefined,
+        messageId: remembered?.messageId,
+        channelId: remembered?.channelId,
         changed: true,
         shown: undefined,
         lastSentAt: -Infinity,
@@ -136,6 +145,27 @@ export class RaceCards {
       card.changed = true;
     }
     if (this.timer === undefined) this.schedule();
+  }
+
+  /**
+   * Races ended at start-up because the server had stopped abruptly: their cards (posted before
+   * the crash, still showing them open or running) are edited to show how they ended.
+   */
+  showRecovered(races: readonly RaceSnapshot[]): void {
+    for (const race of races) this.update(race);
+  }
+
+  /** The message a race's card was posted as, if the database remembers one (a failed read: none). */
+  private rememberedMessage(raceId: number): { messageId: string; channelId: string } | undefined {
+    try {
+      return this.options.messages?.messageOf(raceId);
+    } catch (error) {
+      this.options.logger.warn(
+        { race: raceId, reason: describeError(error) },
+        'cannot read which message is a race card',
+      );
+      return undefined;
+    }
   }
 
   /**
@@ -219,12 +249,16 @@ export class RaceCards {
       const embed = raceEmbed(race, { now: new Date() });
       const { timestamp: _, ...drawn } = embed;
       const key = JSON.stringify(drawn);
+      // A card remembered in another channel (the events channel was changed) is posted anew here.
+      if (card.channelId !== channel.id) card.messageId = undefined;
       if (key !== card.shown || card.messageId === undefined) {
         card.lastSentAt = Date.now();
         const body = { embeds: [embed], allowedMentions: NO_MENTIONS };
         if (card.messageId === undefined) {
           const message = await channel.send(body);
           card.messageId = message.id;
+          card.channelId = channel.id;
+          this.remember(race.id, channel.id, message.id);
         } else {
           await channel.messages.edit(card.messageId, body);
         }
@@ -240,6 +274,16 @@ export class RaceCards {
       this.inFlight = false;
       this.schedule();
     }
+  }
+
+  /** Off the card's path: a write that fails only costs the edit after a crash. */
+  private remember(raceId: number, channelId: string, messageId: string): void {
+    this.options.messages?.remember(raceId, { channelId, messageId }).catch((error: unknown) => {
+      this.options.logger.warn(
+        { race: raceId, reason: describeError(error) },
+        'cannot remember which message is the race card',
+      );
+    });
   }
 
   private failed(card: Card, error: unknown): void {
