@@ -10,7 +10,7 @@ import { createApp, type App } from '../src/app.js';
 import type { DiscordClientOptions } from '../src/discord/bridge.js';
 import { backoffDelay, DEFAULT_RETRY } from '../src/discord/retry.js';
 import type { SimClient } from '../src/sim/client.js';
-import { DiscordEmulator, DEFAULT_BOT_PERMISSIONS, type RecordedRequest } from './discord-emulator/index.js';
+import { DiscordEmulator, DEFAULT_BOT_PERMISSIONS, mayPing, messageRequests } from './discord-emulator/index.js';
 import { countPackets, joinApp, tempDatabasePath, testConfig, until } from './helpers.js';
 
 const TOKEN = 'emulated.bot.token';
@@ -38,47 +38,11 @@ const emulators: DiscordEmulator[] = [];
 
 afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.stop('test finished')));
-  const pinging = emulators.flatMap((emulator) => mayPing(messageRequests(emulator)));
+  const pinging = emulators.flatMap((emulator) => emulator.mayPing);
   await Promise.all(emulators.splice(0).map((emulator) => emulator.stop()));
   // Whatever a test did, nothing the bot sent could ping anyone.
   expect(pinging).toEqual([]);
 });
-
-interface MessageRequest {
-  kind: 'channel message' | 'webhook message' | 'interaction reply' | 'edit';
-  request: RecordedRequest;
-  /** The message fields: the request body, or an interaction callback's `data`. */
-  body: { content?: unknown; allowed_mentions?: unknown };
-}
-
-/** Every request the emulator saw that posted or edited a message, whatever the route. */
-function messageRequests(emulator: DiscordEmulator): MessageRequest[] {
-  const found: MessageRequest[] = [];
-  for (const request of emulator.requests) {
-    const body = request.body as (MessageRequest['body'] & { type?: unknown; data?: unknown }) | null | undefined;
-    if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) continue;
-    const route = `${request.method} ${request.path}`;
-    if (/^POST \/interactions\/[^/]+\/[^/]+\/callback$/.test(route)) {
-      // 4: a reply, 7: an update; 5 (deferred) and 8 (autocomplete) carry no message.
-      if (body.type === 4 || body.type === 7)
-        found.push({ kind: 'interaction reply', request, body: body.data as MessageRequest['body'] });
-    } else if (/^POST \/channels\/[^/]+\/messages$/.test(route)) {
-      found.push({ kind: 'channel message', request, body });
-    } else if (/^POST \/webhooks\/[^/]+\/[^/]+$/.test(route)) {
-      found.push({ kind: 'webhook message', request, body });
-    } else if (/^PATCH \/(?:channels|webhooks)\/.*\/messages\/[^/]+$/.test(route)) {
-      found.push({ kind: 'edit', request, body });
-    }
-  }
-  return found;
-}
-
-/** The ones whose allowed_mentions is not exactly `{ parse: [] }`, described. */
-function mayPing(requests: MessageRequest[]): string[] {
-  return requests
-    .filter(({ body }) => JSON.stringify(body.allowed_mentions) !== JSON.stringify({ parse: [] }))
-    .map(({ kind, body }) => `${kind} ${JSON.stringify(body.content)}: ${JSON.stringify(body.allowed_mentions)}`);
-}
 
 /** Each line of each message in a channel. */
 const linesIn = (emulator: DiscordEmulator, channel: string): string[] =>
@@ -461,7 +425,7 @@ describe('Discord bridge', () => {
 
     // Every request that posted anything: events, webhook chat, each reply (and the race card's
     // edits), none could ping.
-    const sent = messageRequests(emulator);
+    const sent = messageRequests(emulator.requests);
     expect([...new Set(sent.map((request) => request.kind))]).toEqual(
       expect.arrayContaining(['channel message', 'webhook message', 'interaction reply']),
     );

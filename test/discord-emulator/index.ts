@@ -48,6 +48,7 @@ import {
   type UserInput,
 } from './state.js';
 import { Waiters } from './waiters.js';
+import { mayPing, messageRequests } from './pings.js';
 
 export { Intents, Op, type GatewayLogEntry } from './gateway.js';
 export {
@@ -62,6 +63,7 @@ export {
   type OptionValue,
 } from './interactions.js';
 export type { FailureOptions, OutageOptions, RecordedRequest, RoutePattern, UploadedFile } from './server.js';
+export { mayPing, messageRequests, type MessageRequest } from './pings.js';
 export {
   ChannelType,
   DEFAULT_BOT_PERMISSIONS,
@@ -259,6 +261,11 @@ export class DiscordEmulator {
   requestsTo(pattern: RoutePattern): RecordedRequest[] {
     const matches = compilePattern(pattern);
     return this.rest.requests.filter((r) => matches(r.method, r.path));
+  }
+
+  /** Messages the bot posted or edited that could ping someone, described (none is the rule). */
+  get mayPing(): string[] {
+    return mayPing(messageRequests(this.rest.requests));
   }
 
   /** Requests no route handled (the emulator answered 404): gaps in the emulator, or wrong paths. */
