@@ -1363,6 +1363,29 @@ async function runResilience(options: Options): Promise<number> {
  */
 const RACE_MARGIN_MS = 10;
 
+/**
+ * The cells the race and viewer tables share, for a phase against the table's baseline phase:
+ * map changes/s, clients in the tick, tick p50/p99/change/max, latency p50/p99/change, countdown
+ * round trip, server CPU.
+ */
+function comparedCells(phase: RacePhase, baseline: RacePhase | undefined): string[] {
+  const change = (value: number | undefined, before: number | undefined) =>
+    phase === baseline ? '' : signed((value ?? NaN) - (before ?? NaN));
+  return [
+    fixed(phase.mapChanges / phase.seconds),
+    String(phase.clientsInTick),
+    fixed(phase.tick?.p50),
+    fixed(phase.tick?.p99),
+    change(phase.tick?.p99, baseline?.tick?.p99),
+    fixed(phase.tick?.max),
+    fixed(phase.latency?.p50),
+    fixed(phase.latency?.p99),
+    change(phase.latency?.p99, baseline?.latency?.p99),
+    countdownCell(phase.countdown, phase.countdownLost),
+    fixed(phase.cpuPercent, 0),
+  ];
+}
+
 interface RacePhase extends PhaseResult {
   /** The machine's 1-minute load average at the end of the window (everything else running counts). */
   loadAverage: number;
@@ -1570,17 +1593,7 @@ async function runRace(options: Options): Promise<number> {
         String(result.clients),
         phase.name,
         phase.name === 'race running' ? String(result.entrants) : '–',
-        fixed(phase.mapChanges / phase.seconds),
-        String(phase.clientsInTick),
-        fixed(phase.tick?.p50),
-        fixed(phase.tick?.p99),
-        phase === baseline ? '' : signed((phase.tick?.p99 ?? NaN) - (baseline?.tick?.p99 ?? NaN)),
-        fixed(phase.tick?.max),
-        fixed(phase.latency?.p50),
-        fixed(phase.latency?.p99),
-        phase === baseline ? '' : signed((phase.latency?.p99 ?? NaN) - (baseline?.latency?.p99 ?? NaN)),
-        countdownCell(phase.countdown, phase.countdownLost),
-        fixed(phase.cpuPercent, 0),
+        ...comparedCells(phase, baseline),
         fixed(phase.generatorCpuPercent, 0),
         fixed((phase.rssKb ?? NaN) / 1024, 0),
         String(phase.honestDropped),
@@ -2039,17 +2052,7 @@ function printViewers(result: ViewersResult, options: Options): void {
       result.phases.map((phase) => [
         phase.name,
         phase.slowViewers > 0 ? `${phase.viewers}+${phase.slowViewers}` : String(phase.viewers),
-        fixed(phase.mapChanges / phase.seconds),
-        String(phase.clientsInTick),
-        fixed(phase.tick?.p50),
-        fixed(phase.tick?.p99),
-        phase === baseline ? '' : signed((phase.tick?.p99 ?? NaN) - (baseline?.tick?.p99 ?? NaN)),
-        fixed(phase.tick?.max),
-        fixed(phase.latency?.p50),
-        fixed(phase.latency?.p99),
-        phase === baseline ? '' : signed((phase.latency?.p99 ?? NaN) - (baseline?.latency?.p99 ?? NaN)),
-        countdownCell(phase.countdown, phase.countdownLost),
-        fixed(phase.cpuPercent, 0),
+        ...comparedCells(phase, baseline),
         `${fixed((phase.rssKb ?? NaN) / 1024, 0)}/${fixed((phase.rssMaxKb ?? NaN) / 1024, 0)}`,
         fixed(phase.generatorCpuPercent, 0),
         fixed(phase.stream?.cpuPercent, 0),
